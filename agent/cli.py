@@ -1,0 +1,79 @@
+"""commune-agent: run the agent, check everything once, or validate a config file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+from agent.config import DEFAULT_CONFIG, load_config
+from agent.errors import AgentError
+
+log = logging.getLogger("agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="commune-agent", description="Commune Monitor agent")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_ in (("run", "run the agent"), ("check", "run every probe once and print a verdict"),
+                        ("validate", "validate the config file and exit")):
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+        if name == "run":
+            sp.add_argument("--state-dir", type=Path, default=Path("state/agent"),
+                            help="where the disk queue lives (default: ./state/agent)")
+        if name == "check":
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except AgentError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "validate":
+        print(f"{args.config}: ok ({len(cfg.probes)} probes: {', '.join(cfg.probes)})")
+        return 0
+    if args.command == "check":
+        from agent.check import run_check
+
+        return run_check(cfg, as_json=args.json)
+    from agent.runner import Agent
+
+    try:
+        agent = Agent(cfg, args.state_dir)
+    except AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run_until_signal(agent))
+    return 0
+
+
+async def _run_until_signal(agent: object) -> None:
+    import signal
+
+    from agent.runner import Agent
+
+    assert isinstance(agent, Agent)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # Windows: no signal handlers on the loop
+            loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await agent.run()
+    log.info("agent stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

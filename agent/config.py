@@ -1,0 +1,154 @@
+"""Agent configuration: YAML -> typed, validated config. Unknown keys and bad values are errors
+whose message names the file and the field (``agent.yaml: probes.ping.targets[0].host: ...``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import yaml
+
+from agent.errors import ConfigError
+from agent.probes import REGISTRY, ProbeConfig
+from agent.units import ByteSize, Duration, dec_hook
+from agent.wire import AGENT_ID_PATTERN
+
+DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "agent.yaml"
+
+
+class AgentSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)]
+    """The agent id: also its MQTT username. Lower-case letters, digits, '.', '_' and '-'."""
+
+
+class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    insecure_skip_verify: bool = False
+
+
+class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1883
+    username: str = ""
+    """Defaults to the agent id."""
+    password: str = ""
+    password_file: str = ""
+    tls: TlsConfig | None = None
+    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    connect_timeout: Duration = Duration(10)
+    reconnect_min: Duration = Duration(1)
+    reconnect_max: Duration = Duration(60)
+
+
+class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    path: str = ""
+    """SQLite file of the store-and-forward queue; default <state_dir>/queue.sqlite."""
+    max_bytes: ByteSize = ByteSize(64 * 1024 * 1024)
+    max_age: Duration = Duration(7 * 86400)
+    ack_timeout: Duration = Duration(60)
+    """A batch sent but not acked for this long is sent again."""
+    max_inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
+    max_points_per_batch: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000
+    flush_interval: Duration = Duration(1)
+    """Points produced within this window travel in one batch."""
+
+
+class _RawConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    agent: AgentSection
+    mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
+    queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
+    log_level: str = "INFO"
+    probes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+
+class AgentConfig(msgspec.Struct, kw_only=True):
+    source: str
+    agent: AgentSection
+    mqtt: MqttConfig
+    queue: QueueConfig
+    log_level: str
+    probes: dict[str, ProbeConfig]
+
+    @property
+    def agent_id(self) -> str:
+        return self.agent.id
+
+
+_UNKNOWN_RE = re.compile(r"^Object contains unknown field `([^`]+)`(?: - at `\$(.*)`)?$")
+_AT_RE = re.compile(r"^(.*) - at `\$(.*)`$")
+_MISSING_RE = re.compile(r"^Object missing required field `([^`]+)`(?: - at `\$(.*)`)?$")
+
+
+def describe_validation_error(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
+    """msgspec's message -> (field path like ``probes.ping.targets[0].host``, what is wrong)."""
+    text = str(exc)
+    for regex, what in ((_UNKNOWN_RE, "unknown key"), (_MISSING_RE, "required key is missing")):
+        m = regex.match(text)
+        if m:
+            return _join(prefix, (m.group(2) or "").lstrip("."), m.group(1)), what
+    m = _AT_RE.match(text)
+    if m:
+        return _join(prefix, m.group(2).lstrip(".")), m.group(1)
+    return prefix or "(top level)", text
+
+
+def _join(*parts: str) -> str:
+    out = ""
+    for part in parts:
+        if not part:
+            continue
+        out = part if not out else (out + part if part.startswith("[") else f"{out}.{part}")
+    return out or "(top level)"
+
+
+def parse_config(data: Any, source: str) -> AgentConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: (top level): expected a mapping of sections, got {type(data).__name__}")
+    try:
+        raw = msgspec.convert(data, _RawConfig, dec_hook=dec_hook)
+    except msgspec.ValidationError as exc:
+        field, what = describe_validation_error(exc)
+        raise ConfigError(f"{source}: {field}: {what}") from None
+    probes: dict[str, ProbeConfig] = {}
+    for name, body in raw.probes.items():
+        probe_cls = REGISTRY.get(name)
+        if probe_cls is None:
+            raise ConfigError(f"{source}: probes.{name}: unknown probe (known: {', '.join(sorted(REGISTRY))})")
+        try:
+            probes[name] = msgspec.convert(body or {}, probe_cls.Config, dec_hook=dec_hook)
+        except msgspec.ValidationError as exc:
+            field, what = describe_validation_error(exc, f"probes.{name}")
+            raise ConfigError(f"{source}: {field}: {what}") from None
+    if raw.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{source}: log_level: expected DEBUG, INFO, WARNING or ERROR, got {raw.log_level!r}")
+    if raw.mqtt.password and raw.mqtt.password_file:
+        raise ConfigError(f"{source}: mqtt.password_file: set either password or password_file, not both")
+    return AgentConfig(
+        source=source, agent=raw.agent, mqtt=raw.mqtt, queue=raw.queue, log_level=raw.log_level.upper(), probes=probes,
+    )
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, str(path))
+
+
+def mqtt_password(cfg: AgentConfig) -> str | None:
+    if cfg.mqtt.password_file:
+        try:
+            return Path(cfg.mqtt.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{cfg.source}: mqtt.password_file: cannot read {cfg.mqtt.password_file}: {exc.strerror}") from None
+    return cfg.mqtt.password or None

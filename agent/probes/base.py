@@ -1,0 +1,84 @@
+"""What every probe shares: its config base, its context (the outside world), its result shape.
+
+A probe is a class with a ``Config`` (a msgspec Struct that forbids unknown keys) and an async
+``collect()`` that returns points. A failed *target* is data: a point with ``result`` (a stable
+result code), ``ok`` (1/0) and ``reason`` (a short human text). ``collect()`` should not raise; if it
+does, the scheduler turns the exception into an ``agent_probe`` point and the other probes go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import msgspec
+
+from agent.units import Duration
+from agent.wire import FieldValue, Point, clean_fields
+
+RESULT_OK = "ok"
+
+
+class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Keys every probe accepts."""
+
+    enabled: bool = True
+    interval: Duration = Duration(60)
+    timeout: Duration = Duration(20)
+
+
+def wall_clock_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass
+class ProbeContext:
+    """The outside world a probe may touch, passed in so tests can substitute real local parts."""
+
+    agent_id: str
+    clock_ns: Callable[[], int] = wall_clock_ns
+    state_dir: Path = Path("state/agent")
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("agent.probe"))
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+C = TypeVar("C", bound=ProbeConfig)
+
+
+class Probe(Generic[C]):
+    """Base class. Subclasses set ``name`` and ``Config`` and implement ``collect``."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[ProbeConfig]]
+
+    def __init__(self, config: C, ctx: ProbeContext) -> None:
+        self.config = config
+        self.ctx = ctx
+
+    async def collect(self) -> list[Point]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release what the probe holds (sockets, sessions). Default: nothing."""
+
+    # helpers ------------------------------------------------------------------------------
+    def point(
+        self, measurement: str, fields: dict[str, FieldValue | None], tags: dict[str, str] | None = None,
+        ts: int | None = None,
+    ) -> Point:
+        clean_tags = {k: v for k, v in (tags or {}).items() if v}
+        return Point(
+            m=measurement,
+            t=self.ctx.clock_ns() if ts is None else ts,
+            f=clean_fields(fields),  # type: ignore[arg-type]
+            tg=clean_tags,
+        )
+
+
+def result_fields(result: str, reason: str = "") -> dict[str, FieldValue | None]:
+    """The three fields every per-target point carries."""
+    return {"result": result, "ok": 1 if result == RESULT_OK else 0, "reason": reason}

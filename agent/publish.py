@@ -1,0 +1,218 @@
+"""MQTT session: publishes queued batches (QoS 1), receives the collector's acks, keeps a retained
+online status with a last will that says offline, and reconnects with jittered exponential backoff.
+
+A batch leaves the disk queue only when an ack names its sequence number. Unacked batches are sent
+again, in order, after every reconnect and whenever the oldest unacked one waited ``ack_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiomqtt
+
+from agent import __version__, wire
+from agent.config import AgentConfig, mqtt_password
+from agent.errors import QueueError
+from agent.queue import DiskQueue
+from agent.wire import Point
+
+log = logging.getLogger("agent.publish")
+
+
+@dataclass
+class PublishStats:
+    batches_built: int = 0
+    published: int = 0
+    resent: int = 0
+    acked: int = 0
+    bad_acks: int = 0
+    reconnects: int = 0
+    queue_errors: int = 0
+    connected: bool = False
+    clock_offset_ms: float | None = None
+
+
+def backoff_delays(lo: float, hi: float, rng: Callable[[], float] = random.random) -> "BackoffIter":
+    return BackoffIter(lo, hi, rng)
+
+
+class BackoffIter:
+    """Full-jitter exponential backoff: lo, 2lo, 4lo ... capped at hi, each scaled by a random [0.5, 1.5)."""
+
+    def __init__(self, lo: float, hi: float, rng: Callable[[], float]) -> None:
+        self.lo, self.hi, self.rng = lo, hi, rng
+        self.current = lo
+
+    def reset(self) -> None:
+        self.current = self.lo
+
+    def next(self) -> float:
+        delay = min(self.current, self.hi) * (0.5 + self.rng())
+        self.current = min(self.current * 2, self.hi)
+        return delay
+
+
+def tls_context(cfg: AgentConfig) -> ssl.SSLContext | None:
+    tls = cfg.mqtt.tls
+    if tls is None:
+        return None
+    ctx = ssl.create_default_context(cafile=tls.ca_file or None)
+    if tls.cert_file:
+        ctx.load_cert_chain(tls.cert_file, tls.key_file or None)
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Publisher:
+    def __init__(self, cfg: AgentConfig, queue: DiskQueue, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.cfg = cfg
+        self.queue = queue
+        self.clock_ns = clock_ns
+        self.stats = PublishStats()
+        self._wakeup = asyncio.Event()
+        self._memory_only: dict[int, bytes] = {}  # batches the disk refused (full disk): sent from memory
+        self._sent_at: dict[int, float] = {}
+        self._topic = wire.topic(cfg.agent_id, "metrics")
+        self._status_topic = wire.topic(cfg.agent_id, "status")
+        self._ack_topic = wire.topic(cfg.agent_id, "ack")
+
+    # producer side ----------------------------------------------------------------------------
+    def submit(self, points: list[Point]) -> int:
+        """Store a batch durably and wake the sender. Returns its sequence number."""
+
+        def build(seq: int) -> bytes:
+            return wire.encode(wire.Batch(v=wire.SCHEMA_VERSION, agent=self.cfg.agent_id, seq=seq,
+                                          sent=self.clock_ns(), points=points))
+
+        self.stats.batches_built += 1
+        try:
+            seq, _ = self.queue.put(build)
+        except QueueError as exc:
+            self.stats.queue_errors += 1
+            seq = self.queue.next_seq - 1
+            log.error("queue: %s; sending batch %d from memory only", exc, seq)
+            self._memory_only[seq] = build(seq)
+            while len(self._memory_only) > 1000:
+                self._memory_only.pop(min(self._memory_only))
+        self._wakeup.set()
+        return seq
+
+    # session ----------------------------------------------------------------------------------
+    def _status(self, state: str) -> bytes:
+        return wire.encode(wire.Status(v=wire.SCHEMA_VERSION, state=state, time=self.clock_ns(),  # type: ignore[arg-type]
+                                       version=__version__))
+
+    def _client(self) -> aiomqtt.Client:
+        m = self.cfg.mqtt
+        return aiomqtt.Client(
+            m.host, m.port, username=m.username or self.cfg.agent_id, password=mqtt_password(self.cfg),
+            identifier=self.cfg.agent_id, keepalive=m.keepalive, timeout=m.connect_timeout,
+            will=aiomqtt.Will(self._status_topic, self._status("offline"), qos=1, retain=True),
+            tls_context=tls_context(self.cfg), max_inflight_messages=self.cfg.queue.max_inflight,
+        )
+
+    async def run(self) -> None:
+        backoff = backoff_delays(self.cfg.mqtt.reconnect_min, self.cfg.mqtt.reconnect_max)
+        while True:
+            try:
+                async with self._client() as client:
+                    backoff.reset()
+                    self.stats.connected = True
+                    log.info("connected to mqtt %s:%d", self.cfg.mqtt.host, self.cfg.mqtt.port)
+                    try:
+                        await self._session(client)
+                    finally:
+                        with contextlib.suppress(Exception):
+                            async with asyncio.timeout(2):
+                                await client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
+            except aiomqtt.MqttError as exc:
+                log.warning("mqtt: %s", exc)
+            finally:
+                self.stats.connected = False
+            self.stats.reconnects += 1
+            delay = backoff.next()
+            log.info("reconnecting in %.1fs", delay)
+            await asyncio.sleep(delay)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        await client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
+        await client.subscribe(self._ack_topic, qos=1)
+        self._sent_at.clear()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._receive(client))
+            await self._send_loop(client, tg)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if str(message.topic) != self._ack_topic or not isinstance(message.payload, bytes | bytearray):
+                continue
+            try:
+                ack = wire.decode_ack(bytes(message.payload))
+            except wire.WireError as exc:
+                self.stats.bad_acks += 1
+                log.warning("ignoring bad ack: %s", exc)
+                continue
+            self.stats.clock_offset_ms = (ack.time - self.clock_ns()) / 1e6
+            try:
+                self.stats.acked += self.queue.ack(list(ack.ranges))
+            except QueueError as exc:
+                log.error("%s", exc)
+            for lo, hi in ack.ranges:
+                for seq in [s for s in self._sent_at if lo <= s <= hi]:
+                    del self._sent_at[seq]
+                for seq in [s for s in self._memory_only if lo <= s <= hi]:
+                    del self._memory_only[seq]
+            self._wakeup.set()
+
+    async def _send_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        window = asyncio.Semaphore(self.cfg.queue.max_inflight)
+        ack_timeout = float(self.cfg.queue.ack_timeout)
+        cursor = 0
+        resending: set[int] = set()
+        while True:
+            self._wakeup.clear()
+            try:
+                rows = self.queue.pending(cursor, limit=self.cfg.queue.max_inflight)
+            except QueueError as exc:
+                log.error("%s", exc)
+                rows = []
+            rows += sorted((s, p) for s, p in self._memory_only.items() if s > cursor and s not in self._sent_at)
+            rows.sort()
+            if rows:
+                for seq, payload in rows[: self.cfg.queue.max_inflight]:
+                    await window.acquire()
+                    if seq in self._sent_at or seq in resending:
+                        self.stats.resent += 1
+                        resending.discard(seq)
+                    self._sent_at[seq] = time.monotonic()
+                    tg.create_task(self._publish(client, payload, window))
+                    cursor = max(cursor, seq)
+                continue
+            oldest = min(self._sent_at.values(), default=None)
+            wait = ack_timeout if oldest is None else max(0.0, oldest + ack_timeout - time.monotonic())
+            if oldest is not None and wait <= 0:
+                log.warning("%d batch(es) unacked for %.0fs: sending them again", len(self._sent_at), ack_timeout)
+                resending = set(self._sent_at)
+                self._sent_at.clear()  # batches dropped from the queue meanwhile are simply not found again
+                cursor = 0
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wakeup.wait()
+
+    async def _publish(self, client: aiomqtt.Client, payload: bytes, window: asyncio.Semaphore) -> None:
+        try:
+            await client.publish(self._topic, payload, qos=1)
+            self.stats.published += 1
+        finally:
+            window.release()

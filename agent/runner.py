@@ -1,0 +1,142 @@
+"""The agent's main loop: each probe on its own interval with a timeout, points gathered into batches,
+batches handed to the publisher, and the agent's own health published as the ``agent`` measurement.
+
+Measurements
+- ``agent_probe`` (tag ``probe``): duration_ms, points, result (ok / timeout / error), ok, reason.
+- ``agent``: queue_depth, queue_bytes, queue_dropped_total, queue_oldest_age_s, queue_errors, published_total,
+  resent_total, acked_total, reconnects, connected (1/0), clock_offset_ms (collector clock - agent clock),
+  rss_bytes, cpu_seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from pathlib import Path
+
+import psutil
+
+from agent.config import AgentConfig
+from agent.probes import REGISTRY, Probe, ProbeConfig
+from agent.probes.base import ProbeContext, result_fields
+from agent.publish import Publisher
+from agent.queue import DiskQueue
+from agent.wire import Point, clean_fields
+
+log = logging.getLogger("agent")
+
+SELF_METRICS_INTERVAL = 30.0
+
+
+def build_probes(cfg: AgentConfig, ctx: ProbeContext) -> list[Probe[ProbeConfig]]:
+    return [REGISTRY[name](pcfg, ctx) for name, pcfg in cfg.probes.items() if pcfg.enabled]
+
+
+async def run_probe_once(probe: Probe[ProbeConfig], clock_ns: object = time.time_ns) -> list[Point]:
+    """Run one round with the probe's timeout. Never raises (except cancellation)."""
+    started = time.perf_counter()
+    points: list[Point] = []
+    code, reason = "ok", ""
+    try:
+        async with asyncio.timeout(float(probe.config.timeout)):
+            points = await probe.collect()
+    except TimeoutError:
+        code, reason = "timeout", f"probe did not finish within {probe.config.timeout:g}s"
+    except Exception as exc:  # a bug or an unexpected failure in one probe must not stop the others
+        log.exception("probe %s failed", probe.name)
+        code, reason = "error", f"{type(exc).__name__}: {exc}"
+    duration_ms = (time.perf_counter() - started) * 1000.0
+    meta = Point(m="agent_probe", t=time.time_ns(), tg={"probe": probe.name},
+                 f=clean_fields({"duration_ms": duration_ms, "points": len(points), **result_fields(code, reason)}))  # type: ignore[arg-type]
+    return [*points, meta]
+
+
+class Batcher:
+    """Collects points and hands them to the publisher in batches (flush window or size limit)."""
+
+    def __init__(self, publisher: Publisher, max_points: int, flush_interval: float) -> None:
+        self.publisher = publisher
+        self.max_points = max_points
+        self.flush_interval = flush_interval
+        self._points: list[Point] = []
+        self._have = asyncio.Event()
+
+    def add(self, points: list[Point]) -> None:
+        self._points.extend(points)
+        while len(self._points) >= self.max_points:
+            self.publisher.submit(self._points[: self.max_points])
+            self._points = self._points[self.max_points :]
+        if self._points:
+            self._have.set()
+
+    def flush(self) -> None:
+        if self._points:
+            self.publisher.submit(self._points)
+            self._points = []
+        self._have.clear()
+
+    async def run(self) -> None:
+        while True:
+            await self._have.wait()
+            await asyncio.sleep(self.flush_interval)
+            self.flush()
+
+
+class Agent:
+    def __init__(self, cfg: AgentConfig, state_dir: Path) -> None:
+        self.cfg = cfg
+        self.state_dir = state_dir
+        queue_path = Path(cfg.queue.path) if cfg.queue.path else state_dir / "queue.sqlite"
+        self.queue = DiskQueue(queue_path, int(cfg.queue.max_bytes), float(cfg.queue.max_age))
+        self.publisher = Publisher(cfg, self.queue)
+        self.batcher = Batcher(self.publisher, cfg.queue.max_points_per_batch, float(cfg.queue.flush_interval))
+        self.ctx = ProbeContext(agent_id=cfg.agent_id, state_dir=state_dir)
+        self.probes = build_probes(cfg, self.ctx)
+        self._proc = psutil.Process()
+
+    async def _schedule(self, probe: Probe[ProbeConfig]) -> None:
+        loop = asyncio.get_running_loop()
+        interval = float(probe.config.interval)
+        next_at = loop.time() + random.uniform(0, min(interval, 5.0))  # spread the first rounds
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            self.batcher.add(await run_probe_once(probe))
+            next_at += interval
+            if next_at < loop.time():  # a round overran: skip the missed slots rather than bunch up
+                next_at = loop.time() + interval
+
+    def self_metrics(self) -> Point:
+        q = self.queue.stats()
+        s = self.publisher.stats
+        cpu = self._proc.cpu_times()
+        fields = {
+            "queue_depth": q.depth, "queue_bytes": q.bytes, "queue_dropped_total": q.dropped_total,
+            "queue_oldest_age_s": q.oldest_age_s, "queue_errors": s.queue_errors,
+            "published_total": s.published, "resent_total": s.resent, "acked_total": s.acked,
+            "reconnects": s.reconnects, "connected": 1 if s.connected else 0,
+            "clock_offset_ms": s.clock_offset_ms, "rss_bytes": self._proc.memory_info().rss,
+            "cpu_seconds": float(cpu.user + cpu.system),
+        }
+        return Point(m="agent", t=time.time_ns(), f=clean_fields(fields))  # type: ignore[arg-type]
+
+    async def _self_loop(self) -> None:
+        while True:
+            await asyncio.sleep(SELF_METRICS_INTERVAL)
+            self.batcher.add([self.self_metrics()])
+
+    async def run(self) -> None:
+        log.info("agent %s starting: probes %s", self.cfg.agent_id, ", ".join(p.name for p in self.probes) or "none")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.publisher.run())
+                tg.create_task(self.batcher.run())
+                tg.create_task(self._self_loop())
+                for probe in self.probes:
+                    tg.create_task(self._schedule(probe))
+        finally:
+            self.batcher.flush()
+            for probe in self.probes:
+                await probe.close()
+            self.queue.close()

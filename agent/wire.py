@@ -1,0 +1,186 @@
+"""The wire contract between agent and collector (schema version 1).
+
+This is the only module of ``agent`` the collector imports. Everything that crosses MQTT is
+defined here: topics, the metrics batch, the ack, the status message, and strict decoders with
+size limits. Encoding is JSON (msgspec), so ``mosquitto_sub`` shows readable payloads.
+
+Topics (``<agent>`` is the MQTT username, which the broker authenticates)::
+
+    cm/v1/<agent>/metrics   agent -> collector   Batch, QoS 1
+    cm/v1/<agent>/status    agent -> everyone    Status, retained; the last will says offline
+    cm/v1/<agent>/ack       collector -> agent   Ack, QoS 1
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+SCHEMA_VERSION: Final = 1
+TOPIC_ROOT: Final = "cm/v1"
+MAX_BATCH_BYTES: Final = 512 * 1024
+MAX_POINTS_PER_BATCH: Final = 5000
+MAX_ACK_BYTES: Final = 64 * 1024
+
+AGENT_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+_AGENT_ID_RE: Final = re.compile(AGENT_ID_PATTERN)
+
+# Tags the collector adds from the fleet inventory; a point may never carry them itself.
+RESERVED_TAGS: Final = frozenset({"province", "commune", "commune_name", "site", "agent"})
+
+AgentId = Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)]
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+# Tag values: printable, no control characters (line protocol cannot carry newlines in tags).
+TagValue = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+FieldValue = bool | int | float | Annotated[str, msgspec.Meta(max_length=1024)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+TimestampNs = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+
+
+class WireError(ValueError):
+    """A payload that does not satisfy the contract; ``reason`` is short and stable (a metric label)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Point(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One measurement: measurement name, agent-side timestamp (ns since epoch), tags, fields."""
+
+    m: Name
+    t: TimestampNs
+    f: Annotated[dict[Name, FieldValue], msgspec.Meta(min_length=1, max_length=64)]
+    tg: Annotated[dict[Name, TagValue], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=dict)
+
+
+class Batch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    v: int
+    agent: AgentId
+    seq: Seq
+    sent: TimestampNs
+    points: Annotated[list[Point], msgspec.Meta(max_length=MAX_POINTS_PER_BATCH)]
+
+
+class Ack(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Sequence numbers the collector has durably written (InfluxDB answered 2xx), as inclusive ranges.
+
+    ``time`` is the collector's clock when it sent the ack (ns), used by the agent for its clock offset.
+    Ranges rather than a single watermark: a batch lost in between must not be acked by a later one.
+    """
+
+    v: int
+    ranges: list[tuple[Seq, Seq]]
+    time: TimestampNs
+
+
+class Status(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    v: int
+    state: Literal["online", "offline"]
+    time: TimestampNs = 0
+    version: str = ""
+
+
+class _Version(msgspec.Struct):
+    v: int
+
+
+_version_decoder = msgspec.json.Decoder(_Version)
+_batch_decoder = msgspec.json.Decoder(Batch)
+_ack_decoder = msgspec.json.Decoder(Ack)
+_status_decoder = msgspec.json.Decoder(Status)
+_encoder = msgspec.json.Encoder()
+
+
+def topic(agent_id: str, kind: Literal["metrics", "status", "ack"]) -> str:
+    return f"{TOPIC_ROOT}/{agent_id}/{kind}"
+
+
+def parse_topic(topic_name: str) -> tuple[str, str]:
+    """``cm/v1/<agent>/<kind>`` -> (agent, kind); raises WireError for anything else."""
+    parts = topic_name.split("/")
+    if len(parts) != 4 or f"{parts[0]}/{parts[1]}" != TOPIC_ROOT:
+        raise WireError("bad_topic", f"topic {topic_name!r} is not {TOPIC_ROOT}/<agent>/<kind>")
+    if not _AGENT_ID_RE.match(parts[2]):
+        raise WireError("bad_topic", f"agent id {parts[2]!r} in topic is not valid")
+    return parts[2], parts[3]
+
+
+def is_valid_agent_id(agent_id: str) -> bool:
+    return bool(_AGENT_ID_RE.match(agent_id))
+
+
+def _check_version(payload: bytes, what: str) -> None:
+    try:
+        version = _version_decoder.decode(payload).v
+    except msgspec.DecodeError as exc:
+        raise WireError("malformed", f"{what} is not valid JSON with a version: {exc}") from None
+    if version != SCHEMA_VERSION:
+        raise WireError("bad_version", f"{what} schema version {version} is not supported (want {SCHEMA_VERSION})")
+
+
+def decode_batch(payload: bytes) -> Batch:
+    """Strictly decode a metrics batch. Raises WireError with a stable reason."""
+    if len(payload) > MAX_BATCH_BYTES:
+        raise WireError("oversize", f"batch is {len(payload)} bytes, limit {MAX_BATCH_BYTES}")
+    _check_version(payload, "batch")
+    try:
+        batch = _batch_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise WireError("schema", str(exc)) from None
+    for i, point in enumerate(batch.points):
+        reserved = RESERVED_TAGS.intersection(point.tg)
+        if reserved:
+            raise WireError("reserved_tag", f"points[{i}] sets reserved tag(s) {sorted(reserved)}")
+        for key, value in point.f.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise WireError("schema", f"points[{i}].f.{key} is not finite")
+    return batch
+
+
+def decode_ack(payload: bytes) -> Ack:
+    if len(payload) > MAX_ACK_BYTES:
+        raise WireError("oversize", f"ack is {len(payload)} bytes, limit {MAX_ACK_BYTES}")
+    _check_version(payload, "ack")
+    try:
+        return _ack_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise WireError("schema", str(exc)) from None
+
+
+def decode_status(payload: bytes) -> Status:
+    if len(payload) > MAX_ACK_BYTES:
+        raise WireError("oversize", f"status is {len(payload)} bytes")
+    _check_version(payload, "status")
+    try:
+        return _status_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise WireError("schema", str(exc)) from None
+
+
+def encode(message: Batch | Ack | Status) -> bytes:
+    return _encoder.encode(message)
+
+
+def clean_fields(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+    """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
+    return {
+        k: v
+        for k, v in fields.items()
+        if v is not None and not (isinstance(v, float) and not math.isfinite(v))
+    }
+
+
+def seqs_to_ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """[1,2,3,7,8] -> [(1,3),(7,8)]."""
+    ranges: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if ranges and s == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], s)
+        else:
+            ranges.append((s, s))
+    return ranges

@@ -1,0 +1,1 @@
+"""Commune Monitor collector: MQTT -> validation -> InfluxDB, alerts, reports."""
