@@ -6,18 +6,24 @@ import asyncio
 import json
 
 from agent.config import AgentConfig
-from agent.probes.base import ProbeContext
+from agent.probes import REGISTRY
+from agent.probes.base import CheckLine, ProbeContext
 from agent.runner import build_probes, run_probe_once
 from agent.wire import Point
 
 
-async def collect_once(cfg: AgentConfig) -> list[Point]:
+async def collect_once(cfg: AgentConfig) -> dict[str, list[Point]]:
+    """Run every enabled probe once; points per probe name."""
     ctx = ProbeContext(agent_id=cfg.agent_id)
     probes = build_probes(cfg, ctx)
     results = await asyncio.gather(*(run_probe_once(p) for p in probes))
     for p in probes:
         await p.close()
-    return [pt for pts in results for pt in pts]
+    return {p.name: pts for p, pts in zip(probes, results, strict=True)}
+
+
+def check_lines(results: dict[str, list[Point]]) -> list[CheckLine]:
+    return [line for name, pts in results.items() for line in REGISTRY[name].check_lines(pts)]
 
 
 def _target(point: Point) -> str:
@@ -28,7 +34,8 @@ def _target(point: Point) -> str:
 
 
 def run_check(cfg: AgentConfig, as_json: bool = False) -> int:
-    points = asyncio.run(collect_once(cfg))
+    results = asyncio.run(collect_once(cfg))
+    points = [p for pts in results.values() for p in pts]
     failed = [p for p in points if p.f.get("ok") == 0]
     verdict = "Mọi thứ bình thường." if not failed else f"Có {len(failed)} kiểm tra lỗi."
     code = 0 if not failed else 1

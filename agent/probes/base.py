@@ -23,6 +23,16 @@ from agent.wire import FieldValue, Point, clean_fields
 RESULT_OK = "ok"
 
 
+@dataclass(frozen=True)
+class CheckLine:
+    """One line of ``commune-agent check``: a probe's plain-language summary of its own points."""
+
+    section: str  # Vietnamese section title, e.g. "Mạng", "Cổng dịch vụ", "Chữ ký số", "Thiết bị mạng"
+    target: str  # what was checked (portal name, token label, router name...)
+    status: str  # "ok", "warn" or "fail"
+    text: str  # Vietnamese: what is wrong and the next step (empty when ok)
+
+
 class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Keys every probe accepts."""
 
@@ -61,6 +71,18 @@ class Probe(Generic[C]):
 
     async def collect(self) -> list[Point]:
         raise NotImplementedError
+
+    @classmethod
+    def check_lines(cls, points: list[Point]) -> list[CheckLine]:
+        """Summarise this probe's points for ``commune-agent check`` (default: one line per failed target)."""
+        lines = []
+        for p in points:
+            if p.m == "agent_probe" or "ok" not in p.f:
+                continue
+            target = next((p.tg[k] for k in ("service", "name", "target", "device", "token") if k in p.tg), p.m)
+            ok = p.f.get("ok") == 1
+            lines.append(CheckLine(cls.name, target, "ok" if ok else "fail", "" if ok else str(p.f.get("reason", ""))))
+        return lines
 
     async def close(self) -> None:
         """Release what the probe holds (sockets, sessions). Default: nothing."""
