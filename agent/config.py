@@ -3,7 +3,6 @@ whose message names the file and the field (``agent.yaml: probes.ping.targets[0]
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ import yaml
 from agent.errors import ConfigError
 from agent.probes import REGISTRY, ProbeConfig
 from agent.units import ByteSize, Duration, dec_hook
-from agent.wire import AGENT_ID_PATTERN
+from agent.wire import AGENT_ID_PATTERN, describe_validation_error
 
 DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "agent.yaml"
 
@@ -76,33 +75,6 @@ class AgentConfig(msgspec.Struct, kw_only=True):
     @property
     def agent_id(self) -> str:
         return self.agent.id
-
-
-_UNKNOWN_RE = re.compile(r"^Object contains unknown field `([^`]+)`(?: - at `\$(.*)`)?$")
-_AT_RE = re.compile(r"^(.*) - at `\$(.*)`$")
-_MISSING_RE = re.compile(r"^Object missing required field `([^`]+)`(?: - at `\$(.*)`)?$")
-
-
-def describe_validation_error(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
-    """msgspec's message -> (field path like ``probes.ping.targets[0].host``, what is wrong)."""
-    text = str(exc)
-    for regex, what in ((_UNKNOWN_RE, "unknown key"), (_MISSING_RE, "required key is missing")):
-        m = regex.match(text)
-        if m:
-            return _join(prefix, (m.group(2) or "").lstrip("."), m.group(1)), what
-    m = _AT_RE.match(text)
-    if m:
-        return _join(prefix, m.group(2).lstrip(".")), m.group(1)
-    return prefix or "(top level)", text
-
-
-def _join(*parts: str) -> str:
-    out = ""
-    for part in parts:
-        if not part:
-            continue
-        out = part if not out else (out + part if part.startswith("[") else f"{out}.{part}")
-    return out or "(top level)"
 
 
 def parse_config(data: Any, source: str) -> AgentConfig:

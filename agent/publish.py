@@ -40,7 +40,7 @@ class PublishStats:
     clock_offset_ms: float | None = None
 
 
-def backoff_delays(lo: float, hi: float, rng: Callable[[], float] = random.random) -> "BackoffIter":
+def backoff_delays(lo: float, hi: float, rng: Callable[[], float] = random.random) -> BackoffIter:
     return BackoffIter(lo, hi, rng)
 
 

@@ -1,0 +1,127 @@
+"""commune-collector: run the collector, show what is reporting, manage the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from collector.config import DEFAULT_CONFIG, load_config
+from collector.errors import CollectorError
+
+log = logging.getLogger("collector")
+STACK_STATE = Path(os.environ.get("CM_STATE_DIR", "state"))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="commune-collector", description="Commune Monitor collector")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="consume MQTT and write InfluxDB")
+    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
+    run.add_argument("--state-dir", type=Path, default=Path("state/collector"))
+
+    val = sub.add_parser("validate", help="validate the config and fleet inventory")
+    val.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
+
+    st = sub.add_parser("status", help="latest reading per agent and commune, read back from InfluxDB")
+    st.add_argument("-c", "--config", type=Path, default=None,
+                    help="collector config (default: the local stack's, else the packaged default)")
+
+    stack = sub.add_parser("stack", help="the local stack (Mosquitto, InfluxDB, Alertmanager, collector, agent)")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--state-dir", type=Path, default=STACK_STATE)
+    stack.add_argument("--agent-config", type=Path, default=None, help="agent config for the local agent")
+    for name in ("mqtt", "influx", "alertmanager"):
+        stack.add_argument(f"--{name}-port", type=int, default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            return _run(args.config, args.state_dir)
+        if args.command == "validate":
+            cfg = load_config(args.config)
+            print(f"{args.config}: ok ({len(cfg.inventory.agents)} agents in {cfg.inventory.source})")
+            return 0
+        if args.command == "status":
+            return _status(args.config)
+        if args.command == "stack":
+            return _stack(args)
+    except CollectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def _run(config: Path, state_dir: Path) -> int:
+    from collector.consume import Collector
+
+    cfg = load_config(config)
+    logging.getLogger().setLevel(cfg.file.log_level)
+    collector = Collector(cfg, state_dir)
+
+    async def main_task() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector.run()
+
+    asyncio.run(main_task())
+    log.info("collector stopped")
+    return 0
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from collector.stack import DEFAULT_PORTS, LocalStack
+
+    ports = dict(DEFAULT_PORTS)
+    for name in ("mqtt", "influx", "alertmanager"):
+        value = getattr(args, f"{name}_port")
+        if value:
+            ports[name] = value
+    stack = LocalStack(args.state_dir.resolve(), ports, args.agent_config)
+    if args.action == "up":
+        stack.up()
+        print(f"MQTT 127.0.0.1:{ports['mqtt']}  InfluxDB http://127.0.0.1:{ports['influx']}  "
+              f"Alertmanager http://127.0.0.1:{ports['alertmanager']}")
+    elif args.action == "down":
+        stack.down()
+    else:
+        running = 0
+        for name, pid in stack.status():
+            print(f"{name:13} {'running (pid %d)' % pid if pid else 'stopped'}")
+            running += pid is not None
+        return 0 if running == len(stack.status()) else 3
+    return 0
+
+
+def _default_status_config() -> Path:
+    local = STACK_STATE / "stack" / "collector.yaml"
+    return local if local.exists() else DEFAULT_CONFIG
+
+
+def _status(config: Path | None) -> int:
+    from collector.status import latest_per_agent, render
+
+    cfg = load_config(config or _default_status_config())
+    rows = asyncio.run(latest_per_agent(cfg))
+    print(render(rows, cfg, time.time()))
+    return 0 if rows else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Collector configuration and the fleet inventory (agent id -> commune, site), validated on load.
+
+Every error names the file and the field, e.g. ``fleet.yaml: agents.pc-01.commune: commune code '99999'
+is not a commune of province 25 (Phú Thọ)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from agent.wire import AGENT_ID_PATTERN, describe_validation_error
+from collector.errors import ConfigError
+from collector.registry import PHU_THO, Commune, communes, normalise_code
+
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "collector.yaml"
+
+
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: Port = 1883
+    username: str = ""
+    password: str = ""
+    password_file: str = ""
+    client_id: str = "commune-collector"
+    """Fixed, so the broker keeps the collector's session (and its QoS 1 messages) across restarts."""
+    session_expiry: Seconds = 7 * 86400
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    tls: bool = False
+    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    reconnect_min: Seconds = 1.0
+    reconnect_max: Seconds = 30.0
+
+
+class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = "v1"
+    database: str = "commune_monitor"
+    """v1: database; v2: used as the bucket when ``bucket`` is empty, and for InfluxQL reads (DBRP)."""
+    username: str = ""
+    password: str = ""
+    token: str = ""
+    token_file: str = ""
+    org: str = ""
+    bucket: str = ""
+    timeout: Seconds = 10.0
+    batch_points: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 5000
+    flush_interval: Seconds = 0.2
+    max_pending_points: Annotated[int, msgspec.Meta(ge=1000)] = 200_000
+    """When this many points wait for InfluxDB, the collector stops reading MQTT (back-pressure)."""
+    create_database: bool = True
+
+
+class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    province: int = PHU_THO
+    inventory: str = "fleet.yaml"
+    """Fleet inventory file; a relative path is relative to this config file."""
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
+    influx: InfluxSection = msgspec.field(default_factory=InfluxSection)
+    clock_skew_max: Seconds = 30.0
+    """Agents whose clock differs from the collector's by more than this are flagged."""
+    stats_interval: Seconds = 10.0
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    commune: str
+    site: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "main"
+    name: str = ""
+    """Human label (e.g. "Máy một cửa 1")."""
+
+
+class _RawInventory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    agents: dict[Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)], AgentEntry] = msgspec.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    agent: str
+    commune: Commune
+    site: str
+    name: str
+
+    def tags(self) -> dict[str, str]:
+        return {"province": str(self.commune.province_code), "commune": self.commune.code,
+                "commune_name": self.commune.name, "site": self.site, "agent": self.agent}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    source: str
+    agents: dict[str, AgentIdentity]
+
+    def get(self, agent_id: str) -> AgentIdentity | None:
+        return self.agents.get(agent_id)
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    source: str
+    file: CollectorFileConfig
+    inventory: Inventory
+
+    @property
+    def mqtt(self) -> MqttSection:
+        return self.file.mqtt
+
+    @property
+    def influx(self) -> InfluxSection:
+        return self.file.influx
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _convert(data: Any, type_: type[Any], source: str) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
+    try:
+        return msgspec.convert(data, type_)
+    except msgspec.ValidationError as exc:
+        field, what = describe_validation_error(exc)
+        raise ConfigError(f"{source}: {field}: {what}") from None
+
+
+def parse_inventory(data: Any, source: str, province: int = PHU_THO) -> Inventory:
+    raw: _RawInventory = _convert(data, _RawInventory, source)
+    try:
+        known = communes(province)
+    except KeyError as exc:
+        raise ConfigError(f"{source}: province: {exc.args[0]}") from None
+    agents = {}
+    for agent_id, entry in raw.agents.items():
+        code = normalise_code(entry.commune)
+        commune = known.get(code)
+        if commune is None:
+            pname = next(iter(known.values())).province_name if known else str(province)
+            raise ConfigError(
+                f"{source}: agents.{agent_id}.commune: commune code {entry.commune!r} is not a commune of "
+                f"province {province} ({pname})"
+            )
+        agents[agent_id] = AgentIdentity(agent_id, commune, entry.site, entry.name)
+    return Inventory(source, agents)
+
+
+def load_inventory(path: Path, province: int = PHU_THO) -> Inventory:
+    return parse_inventory(_read_yaml(path), str(path), province)
+
+
+def load_config(path: str | Path) -> CollectorConfig:
+    path = Path(path)
+    fc: CollectorFileConfig = _convert(_read_yaml(path), CollectorFileConfig, str(path))
+    inv_path = Path(fc.inventory)
+    if not inv_path.is_absolute():
+        inv_path = path.parent / inv_path
+    return CollectorConfig(str(path), fc, load_inventory(inv_path, fc.province))
+
+
+def read_secret(value: str, file: str, source: str, field: str) -> str | None:
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{source}: {field}: cannot read {file}: {exc.strerror}") from None
+    return value or None

@@ -1,0 +1,149 @@
+"""InfluxDB writers behind one interface, and InfluxQL reads.
+
+- ``V1Writer``: ``POST /write?db=&precision=ns`` (InfluxDB 1.x, the version Debian ships; tests run against it).
+- ``V2Writer``: ``POST /api/v2/write?org=&bucket=&precision=ns`` with ``Authorization: Token`` (InfluxDB 2.x/3.x).
+Reads use InfluxQL on ``/query`` (1.x natively, 2.x through its v1-compatible endpoint with DBRP, 3.x natively).
+
+A write returns normally on 2xx. Otherwise it raises WriteError: ``retryable`` for 5xx, 429 and connection
+errors (keep the data, try again later); not retryable for 4xx (the data itself is bad).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+
+from collector.config import InfluxSection, read_secret
+from collector.errors import WriteError
+
+_PARTIAL_LINE_RE = re.compile(r"unable to parse '(?P<line>.*?)': |partial write: (?P<reason>.*?) dropped=(?P<dropped>\d+)")
+
+
+class Writer(Protocol):
+    async def write(self, body: bytes) -> None: ...
+
+    async def query(self, q: str) -> list[dict[str, Any]]: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class Series:
+    name: str
+    tags: dict[str, str]
+    columns: list[str]
+    values: list[list[Any]]
+
+
+class _QueryResult(msgspec.Struct):
+    results: list[dict[str, Any]] = []
+    error: str = ""
+
+
+class _HttpBase:
+    def __init__(self, cfg: InfluxSection, source: str = "collector config") -> None:
+        self.cfg = cfg
+        self.base = cfg.url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self._token = read_secret(cfg.token, cfg.token_file, source, "influx.token_file")
+        self._timeout = aiohttp.ClientTimeout(total=cfg.timeout)
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    def _auth_params(self) -> dict[str, str]:
+        if self.cfg.username:
+            return {"u": self.cfg.username, "p": self.cfg.password}
+        return {}
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self._token}"} if self._token else {}
+
+    async def _post(self, path: str, params: dict[str, str], body: bytes) -> None:
+        try:
+            async with self.session().post(f"{self.base}{path}", params=params, data=body,
+                                           headers={**self._headers(), "Content-Type": "text/plain; charset=utf-8"}) as r:
+                if 200 <= r.status < 300:
+                    return
+                text = (await r.text())[:2000]
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise WriteError(f"InfluxDB {self.base} unreachable: {type(exc).__name__}: {exc}", retryable=True) from None
+        retryable = r.status >= 500 or r.status == 429
+        raise WriteError(f"InfluxDB answered {r.status}: {text.strip()}", status=r.status, retryable=retryable)
+
+    async def query(self, q: str) -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the list of series dicts of the first statement."""
+        params = {"db": self.cfg.database, "q": q, "epoch": "ns", **self._auth_params()}
+        try:
+            async with self.session().post(f"{self.base}/query", data=params, headers=self._headers()) as r:
+                raw = await r.read()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise WriteError(f"InfluxDB {self.base} unreachable: {exc}") from None
+        if status != 200:
+            raise WriteError(f"InfluxDB query answered {status}: {raw[:500]!r}", status=status, retryable=False)
+        res = msgspec.json.decode(raw, type=_QueryResult)
+        if res.error:
+            raise WriteError(f"InfluxDB query error: {res.error}", retryable=False)
+        if not res.results:
+            return []
+        first = res.results[0]
+        if "error" in first:
+            raise WriteError(f"InfluxDB query error: {first['error']}", retryable=False)
+        series: list[dict[str, Any]] = first.get("series", [])
+        return series
+
+    async def ping(self) -> bool:
+        try:
+            async with self.session().get(f"{self.base}/ping") as r:
+                return r.status == 204
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class V1Writer(_HttpBase):
+    async def write(self, body: bytes) -> None:
+        await self._post("/write", {"db": self.cfg.database, "precision": "ns", **self._auth_params()}, body)
+
+    async def ensure_database(self) -> None:
+        await self.query(f'CREATE DATABASE "{self.cfg.database}"')
+
+
+class V2Writer(_HttpBase):
+    async def write(self, body: bytes) -> None:
+        params = {"org": self.cfg.org, "bucket": self.cfg.bucket or self.cfg.database, "precision": "ns"}
+        await self._post("/api/v2/write", params, body)
+
+    async def ensure_database(self) -> None:
+        """Buckets are created by the operator on 2.x/3.x; nothing to do."""
+
+
+def make_writer(cfg: InfluxSection, source: str = "collector config") -> V1Writer | V2Writer:
+    return V1Writer(cfg, source) if cfg.api == "v1" else V2Writer(cfg, source)
+
+
+def bad_line_numbers(error_text: str, lines: list[bytes]) -> set[int]:
+    """Indexes of lines InfluxDB names as unparsable in a 400 answer (used to split a rejected batch)."""
+    bad: set[int] = set()
+    for m in _PARTIAL_LINE_RE.finditer(error_text):
+        line = m.group("line")
+        if line is None:
+            continue
+        for i, candidate in enumerate(lines):
+            if candidate.decode("utf-8", "replace").startswith(line[:200]):
+                bad.add(i)
+                break
+    return bad

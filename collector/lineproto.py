@@ -1,0 +1,62 @@
+"""InfluxDB line protocol, with the escaping the spec requires and a per-series key cache.
+
+measurement: escape ``,`` and space; tag keys/values and field keys: escape ``,``, ``=`` and space;
+string field values: double-quoted with ``"`` and ``\\`` escaped. Integers get the ``i`` suffix; floats are
+written with repr (always a decimal point or exponent, so InfluxDB keeps them floats); booleans true/false.
+Tags are sorted by key (InfluxDB's canonical order, cheaper ingest). Empty tag values are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+_MEAS = str.maketrans({",": r"\,", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
+_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
+_STR = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
+
+
+def escape_measurement(name: str) -> str:
+    return name.translate(_MEAS)
+
+
+def escape_key(text: str) -> str:
+    """Tag keys, tag values and field keys. A trailing backslash would escape the separator: doubled."""
+    out = text.translate(_KEY)
+    if out.endswith("\\") and not out.endswith("\\\\"):
+        out += "\\"
+    return out
+
+
+def format_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value)
+    return '"' + str(value).translate(_STR) + '"'
+
+
+class LineEncoder:
+    """Encodes points; caches the escaped ``measurement,tags`` prefix per series."""
+
+    def __init__(self, max_cache: int = 100_000) -> None:
+        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._max_cache = max_cache
+
+    def series(self, measurement: str, tags: Iterable[tuple[str, str]]) -> str:
+        key = (measurement, tuple(sorted(tags)))
+        prefix = self._cache.get(key)
+        if prefix is None:
+            parts = [escape_measurement(measurement)]
+            parts.extend(f"{escape_key(k)}={escape_key(v)}" for k, v in key[1] if v)
+            prefix = ",".join(parts)
+            if len(self._cache) >= self._max_cache:
+                self._cache.clear()
+            self._cache[key] = prefix
+        return prefix
+
+    def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ns: int) -> str:
+        prefix = self.series(measurement, tags.items())
+        body = ",".join(f"{escape_key(k)}={format_value(v)}" for k, v in fields.items())
+        return f"{prefix} {body} {ts_ns}"

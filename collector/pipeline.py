@@ -1,0 +1,190 @@
+"""Accepted batches -> InfluxDB in large writes -> acks, with back-pressure, retries and quarantine.
+
+- Batches wait in arrival order; a write takes whole batches up to ``batch_points`` lines.
+- 2xx: every batch in the write is acked to its agent (exact sequence ranges).
+- Retryable failure (InfluxDB down, 5xx): keep the data, back off, try again; no acks meanwhile, and the
+  pending depth rises (reported). Above ``max_pending_points`` the MQTT reader waits (back-pressure).
+- 4xx (bad data): split the write in halves until the bad lines are isolated; good lines are written, bad
+  ones go to the quarantine file with InfluxDB's reason, and the batches are acked. No retry loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent import wire
+from collector.errors import WriteError
+from collector.influx import Writer
+from collector.validate import Accepted
+
+log = logging.getLogger("collector.pipeline")
+
+AckSender = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass
+class _Pending:
+    agent: str
+    seq: int
+    lines: list[bytes]
+
+
+@dataclass
+class PipelineStats:
+    counters: Counter[str] = field(default_factory=Counter)
+    last_write_ok: float = 0.0
+    last_error: str = ""
+
+
+class Pipeline:
+    def __init__(
+        self, writer: Writer, *, batch_points: int = 5000, flush_interval: float = 0.2,
+        max_pending_points: int = 200_000, quarantine_path: Path | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.writer = writer
+        self.batch_points = batch_points
+        self.flush_interval = flush_interval
+        self.max_pending_points = max_pending_points
+        self.quarantine_path = quarantine_path
+        self.clock_ns = clock_ns
+        self.stats = PipelineStats()
+        self._queue: deque[_Pending] = deque()
+        self._pending_points = 0
+        self._have = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._ack_sender: AckSender | None = None
+
+    @property
+    def pending_points(self) -> int:
+        return self._pending_points
+
+    @property
+    def pending_batches(self) -> int:
+        return len(self._queue)
+
+    def set_ack_sender(self, sender: AckSender | None) -> None:
+        self._ack_sender = sender
+
+    async def add(self, accepted: Accepted) -> None:
+        """Queue an accepted batch; waits while too much is pending (InfluxDB slow or down)."""
+        await self._space.wait()
+        self._queue.append(_Pending(accepted.identity.agent, accepted.seq, accepted.lines))
+        self._pending_points += len(accepted.lines)
+        self.stats.counters["batches_accepted"] += 1
+        self.stats.counters["points_accepted"] += len(accepted.lines)
+        if self._pending_points >= self.max_pending_points:
+            self._space.clear()
+        self._have.set()
+
+    def _take(self) -> list[_Pending]:
+        taken: list[_Pending] = []
+        n = 0
+        while self._queue and (not taken or n + len(self._queue[0].lines) <= self.batch_points):
+            item = self._queue.popleft()
+            taken.append(item)
+            n += len(item.lines)
+        return taken
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            await self._have.wait()
+            if self._pending_points < self.batch_points:
+                await asyncio.sleep(self.flush_interval)  # let a write fill up
+            chunk = self._take()
+            if not self._queue:
+                self._have.clear()
+            if not chunk:
+                continue
+            while True:
+                try:
+                    await self._write_chunk(chunk)
+                    backoff = 0.5
+                    break
+                except WriteError as exc:
+                    self.stats.counters["write_errors"] += 1
+                    self.stats.last_error = str(exc)
+                    delay = backoff * (0.5 + random.random())
+                    log.warning("write failed (%s); %d points pending; retrying in %.1fs", exc,
+                                self._pending_points, delay)
+                    await asyncio.sleep(delay)
+                    backoff = min(backoff * 2, 30.0)
+            n = sum(len(p.lines) for p in chunk)
+            self._pending_points -= n
+            if self._pending_points < self.max_pending_points:
+                self._space.set()
+            await self._ack(chunk)
+
+    async def _write_chunk(self, chunk: list[_Pending]) -> None:
+        lines = [line for p in chunk for line in p.lines]
+        if not lines:
+            return
+        try:
+            await self.writer.write(b"\n".join(lines))
+        except WriteError as exc:
+            if exc.retryable:
+                raise
+            log.warning("InfluxDB rejected a write of %d points (%s): isolating the bad points", len(lines), exc)
+            owners = [p for p in chunk for _ in p.lines]
+            await self._bisect(lines, owners)
+            return
+        self.stats.counters["points_written"] += len(lines)
+        self.stats.last_write_ok = time.time()
+
+    async def _bisect(self, lines: list[bytes], owners: list[_Pending]) -> None:
+        """Write halves separately until single rejected lines remain; those go to quarantine."""
+        stack = [(lines, owners)]
+        while stack:
+            part, who = stack.pop()
+            try:
+                await self.writer.write(b"\n".join(part))
+                self.stats.counters["points_written"] += len(part)
+            except WriteError as exc:
+                if exc.retryable:
+                    raise
+                if len(part) == 1:
+                    self._quarantine(who[0], part[0], str(exc))
+                    continue
+                mid = len(part) // 2
+                stack.append((part[mid:], who[mid:]))
+                stack.append((part[:mid], who[:mid]))
+
+    def _quarantine(self, owner: _Pending, line: bytes, reason: str) -> None:
+        self.stats.counters["points_quarantined"] += 1
+        log.error("quarantined a point from agent %s batch %d: %s", owner.agent, owner.seq, reason)
+        if self.quarantine_path is None:
+            return
+        record = {"time": time.time(), "agent": owner.agent, "seq": owner.seq, "reason": reason,
+                  "line": line.decode("utf-8", "replace")}
+        try:
+            self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.quarantine_path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            log.error("cannot write quarantine file %s: %s", self.quarantine_path, exc)
+
+    async def _ack(self, chunk: list[_Pending]) -> None:
+        by_agent: dict[str, list[int]] = {}
+        for p in chunk:
+            if p.seq >= 0:  # the collector's own points (seq -1) need no ack
+                by_agent.setdefault(p.agent, []).append(p.seq)
+        sender = self._ack_sender
+        for agent_id, seqs in by_agent.items():
+            self.stats.counters["batches_written"] += len(seqs)
+            if sender is None:
+                continue  # not connected: the agent will send again and we will ack then
+            ack = wire.Ack(v=wire.SCHEMA_VERSION, ranges=wire.seqs_to_ranges(seqs), time=self.clock_ns())
+            with contextlib.suppress(Exception):
+                await sender(agent_id, wire.encode(ack))
+                self.stats.counters["acks_sent"] += 1

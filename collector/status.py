@@ -1,0 +1,73 @@
+"""``commune-collector status``: the latest reading per agent and commune, read back from InfluxDB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.config import CollectorConfig
+from collector.influx import make_writer
+
+_QUERIES = {
+    "host": 'SELECT last("cpu_percent") AS cpu, last("mem_percent") AS mem FROM "host" WHERE time > now() - 1d GROUP BY "agent"',
+    "ping": 'SELECT last("loss_percent") AS loss, last("rtt_avg_ms") AS rtt FROM "ping" WHERE time > now() - 1d GROUP BY "agent"',
+    "http": 'SELECT sum("ok") AS ok, count("ok") AS n FROM "http" WHERE time > now() - 5m GROUP BY "agent"',
+    "seen": 'SELECT last("duration_ms") FROM "agent_probe" WHERE time > now() - 30d GROUP BY "agent"',
+    "state": 'SELECT last("state") FROM "agent_status" WHERE time > now() - 30d GROUP BY "agent"',
+}
+
+
+@dataclass
+class AgentRow:
+    agent: str
+    commune: str
+    commune_name: str
+    site: str
+    last_seen_ns: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+async def latest_per_agent(cfg: CollectorConfig) -> list[AgentRow]:
+    writer = make_writer(cfg.influx, cfg.source)
+    rows = {
+        a.agent: AgentRow(a.agent, a.commune.code, a.commune.name, a.site) for a in cfg.inventory.agents.values()
+    }
+    try:
+        for key, q in _QUERIES.items():
+            for series in await writer.query(q):
+                agent = series.get("tags", {}).get("agent", "")
+                row = rows.get(agent)
+                if row is None or not series.get("values"):
+                    continue
+                cols, vals = series["columns"], series["values"][0]
+                rec = dict(zip(cols, vals, strict=False))
+                if key == "seen":
+                    row.last_seen_ns = int(rec["time"])
+                elif key == "state":
+                    row.values["state"] = rec.get("last")
+                else:
+                    row.values.update({k: v for k, v in rec.items() if k != "time"})
+    finally:
+        await writer.close()
+    return sorted(rows.values(), key=lambda r: (r.commune, r.site, r.agent))
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def render(rows: list[AgentRow], cfg: CollectorConfig, now_s: float) -> str:
+    header = f"{'agent':16} {'commune':7} {'name':22} {'site':14} {'last seen':>10} {'cpu%':>5} {'mem%':>5} " \
+             f"{'loss%':>6} {'rtt ms':>7} {'portals ok':>10}"
+    out = [f"InfluxDB {cfg.influx.url} database {cfg.influx.database}", header]
+    for r in rows:
+        age = "never" if r.last_seen_ns is None else f"{now_s - r.last_seen_ns / 1e9:.0f}s ago"
+        v = r.values
+        portals = "-" if v.get("n") in (None, 0) else f"{int(v.get('ok') or 0)}/{int(v['n'])}"
+        out.append(
+            f"{r.agent:16} {r.commune:7} {r.commune_name[:22]:22} {r.site[:14]:14} {age:>10} {_fmt(v.get('cpu'), '.0f'):>5} "
+            f"{_fmt(v.get('mem'), '.0f'):>5} {_fmt(v.get('loss'), '.0f'):>6} {_fmt(v.get('rtt'), '.2f'):>7} {portals:>10}"
+        )
+    reporting = sum(1 for r in rows if r.last_seen_ns is not None)
+    out.append(f"{reporting} of {len(rows)} agents have reported")
+    return "\n".join(out)
