@@ -114,12 +114,14 @@ class Publisher:
 
     def _client(self) -> aiomqtt.Client:
         m = self.cfg.mqtt
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             m.host, m.port, username=m.username or self.cfg.agent_id, password=mqtt_password(self.cfg),
             identifier=self.cfg.agent_id, keepalive=m.keepalive, timeout=m.connect_timeout,
             will=aiomqtt.Will(self._status_topic, self._status("offline"), qos=1, retain=True),
             tls_context=tls_context(self.cfg), max_inflight_messages=self.cfg.queue.max_inflight,
         )
+        client.pending_calls_threshold = self.cfg.queue.max_inflight + 10  # our window bounds them
+        return client
 
     async def run(self) -> None:
         backoff = backoff_delays(self.cfg.mqtt.reconnect_min, self.cfg.mqtt.reconnect_max)

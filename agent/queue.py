@@ -8,6 +8,7 @@ QueueError, which the publisher reports while the agent keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -90,10 +91,8 @@ class DiskQueue:
         return seq, payload
 
     def _rollback(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self._db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
 
     def enforce_bounds(self) -> int:
         """Drop the oldest batches beyond max_bytes or older than max_age. Returns how many were dropped."""

@@ -49,7 +49,7 @@ async def run_probe_once(probe: Probe[ProbeConfig], clock_ns: object = time.time
         code, reason = "error", f"{type(exc).__name__}: {exc}"
     duration_ms = (time.perf_counter() - started) * 1000.0
     meta = Point(m="agent_probe", t=time.time_ns(), tg={"probe": probe.name},
-                 f=clean_fields({"duration_ms": duration_ms, "points": len(points), **result_fields(code, reason)}))  # type: ignore[arg-type]
+                 f=clean_fields({"duration_ms": duration_ms, "points": len(points), **result_fields(code, reason)}))
     return [*points, meta]
 
 
@@ -119,7 +119,7 @@ class Agent:
             "clock_offset_ms": s.clock_offset_ms, "rss_bytes": self._proc.memory_info().rss,
             "cpu_seconds": float(cpu.user + cpu.system),
         }
-        return Point(m="agent", t=time.time_ns(), f=clean_fields(fields))  # type: ignore[arg-type]
+        return Point(m="agent", t=time.time_ns(), f=clean_fields(fields))
 
     async def _self_loop(self) -> None:
         while True:

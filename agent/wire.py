@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -194,7 +195,7 @@ def _join(*parts: str) -> str:
     return out or "(top level)"
 
 
-def clean_fields(fields: dict[str, FieldValue]) -> dict[str, FieldValue]:
+def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValue]:
     """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
     return {
         k: v

@@ -103,7 +103,7 @@ def _stack(args: argparse.Namespace) -> int:
     else:
         running = 0
         for name, pid in stack.status():
-            print(f"{name:13} {'running (pid %d)' % pid if pid else 'stopped'}")
+            print(f"{name:13} {f'running (pid {pid})' if pid else 'stopped'}")
             running += pid is not None
         return 0 if running == len(stack.status()) else 3
     return 0
@@ -120,7 +120,7 @@ def _status(config: Path | None) -> int:
     cfg = load_config(config or _default_status_config())
     rows = asyncio.run(latest_per_agent(cfg))
     print(render(rows, cfg, time.time()))
-    return 0 if rows else 1
+    return 0 if any(r.last_seen_ns is not None for r in rows) else 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from agent.wire import AGENT_ID_PATTERN, describe_validation_error
+from agent.wire import AGENT_ID_PATTERN, describe_validation_error, is_valid_agent_id
 from collector.errors import ConfigError
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 
@@ -72,14 +72,14 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
 
 class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    commune: str
+    commune: str | int
     site: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "main"
     name: str = ""
     """Human label (e.g. "Máy một cửa 1")."""
 
 
 class _RawInventory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    agents: dict[Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)], AgentEntry] = msgspec.field(default_factory=dict)
+    agents: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,14 @@ def parse_inventory(data: Any, source: str, province: int = PHU_THO) -> Inventor
     except KeyError as exc:
         raise ConfigError(f"{source}: province: {exc.args[0]}") from None
     agents = {}
-    for agent_id, entry in raw.agents.items():
+    for agent_id, body in raw.agents.items():
+        if not is_valid_agent_id(agent_id):
+            raise ConfigError(f"{source}: agents.{agent_id}: agent id must match {AGENT_ID_PATTERN}")
+        try:
+            entry = msgspec.convert(body or {}, AgentEntry)
+        except msgspec.ValidationError as exc:
+            field, what = describe_validation_error(exc, f"agents.{agent_id}")
+            raise ConfigError(f"{source}: {field}: {what}") from None
         code = normalise_code(entry.commune)
         commune = known.get(code)
         if commune is None:

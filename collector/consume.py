@@ -20,8 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 import aiomqtt
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from agent import wire
 from collector.config import CollectorConfig, read_secret
@@ -102,14 +102,16 @@ class Collector:
             tls_context = ssl.create_default_context(cafile=m.ca_file or None)
             if m.cert_file:
                 tls_context.load_cert_chain(m.cert_file, m.key_file or None)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(m.session_expiry)
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             m.host, m.port, username=m.username or None,
             password=read_secret(m.password, m.password_file, self.cfg.source, "mqtt.password_file"),
             identifier=m.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props,
             keepalive=m.keepalive, tls_context=tls_context, max_queued_incoming_messages=10_000,
         )
+        client.pending_calls_threshold = 10_000  # acks to many agents at once are normal
+        return client
 
     async def _mqtt_loop(self) -> None:
         m = self.cfg.mqtt

@@ -3,7 +3,8 @@
 measurement: escape ``,`` and space; tag keys/values and field keys: escape ``,``, ``=`` and space;
 string field values: double-quoted with ``"`` and ``\\`` escaped. Integers get the ``i`` suffix; floats are
 written with repr (always a decimal point or exponent, so InfluxDB keeps them floats); booleans true/false.
-Tags are sorted by key (InfluxDB's canonical order, cheaper ingest). Empty tag values are left out.
+Tags are sorted by key (InfluxDB's canonical order, cheaper ingest). Empty tag values are left out;
+trailing backslashes of keys and tag values are removed (InfluxDB 1.x rejects them in any form).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ def escape_measurement(name: str) -> str:
 
 
 def escape_key(text: str) -> str:
-    """Tag keys, tag values and field keys. A trailing backslash would escape the separator: doubled."""
-    out = text.translate(_KEY)
-    if out.endswith("\\") and not out.endswith("\\\\"):
-        out += "\\"
-    return out
+    """Tag keys, tag values and field keys. InfluxDB cannot parse one that ends in a backslash (it would
+    escape the separator, and doubling it does not help), so trailing backslashes are removed."""
+    return text.rstrip("\\").translate(_KEY)
 
 
 def format_value(value: object) -> str:
@@ -49,7 +48,10 @@ class LineEncoder:
         prefix = self._cache.get(key)
         if prefix is None:
             parts = [escape_measurement(measurement)]
-            parts.extend(f"{escape_key(k)}={escape_key(v)}" for k, v in key[1] if v)
+            for k, v in key[1]:
+                ev = escape_key(v)
+                if ev:
+                    parts.append(f"{escape_key(k)}={ev}")
             prefix = ",".join(parts)
             if len(self._cache) >= self._max_cache:
                 self._cache.clear()

@@ -9,6 +9,7 @@ the integration tests, in temporary folders on free ports.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import os
 import shutil
 import signal
@@ -49,7 +50,7 @@ def tcp_ready(port: int, host: str = "127.0.0.1") -> Callable[[], bool]:
 def http_ready(url: str, status: int = 200) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1) as r:  # noqa: S310 - local URL we built
+            with urllib.request.urlopen(url, timeout=1) as r:
                 return int(r.status) == status
         except OSError:
             return False
@@ -231,8 +232,6 @@ class LocalStack:
     agent_config: Path | None = None
 
     def write_configs(self) -> tuple[Path, Path]:
-        from agent.config import DEFAULT_CONFIG as AGENT_DEFAULT
-
         d = self.state / "stack"
         d.mkdir(parents=True, exist_ok=True)
         fleet = d / "fleet.yaml"
@@ -248,8 +247,9 @@ class LocalStack:
             "mqtt": {"host": "127.0.0.1", "port": self.ports["mqtt"]},
             "influx": {"url": f"http://127.0.0.1:{self.ports['influx']}", "database": "commune_monitor"},
         }))
-        src = self.agent_config or AGENT_DEFAULT
-        agent_doc = yaml.safe_load(src.read_text(encoding="utf-8"))
+        src = self.agent_config.read_text(encoding="utf-8") if self.agent_config else \
+            importlib.resources.files("agent").joinpath("defaults/agent.yaml").read_text(encoding="utf-8")
+        agent_doc = yaml.safe_load(src)
         agent_doc.setdefault("mqtt", {})["port"] = self.ports["mqtt"]
         agent_cfg = d / "agent.yaml"
         agent_cfg.write_text(yaml.safe_dump(agent_doc, allow_unicode=True, sort_keys=False))

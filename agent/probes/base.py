@@ -96,7 +96,7 @@ class Probe(Generic[C]):
         return Point(
             m=measurement,
             t=self.ctx.clock_ns() if ts is None else ts,
-            f=clean_fields(fields),  # type: ignore[arg-type]
+            f=clean_fields(fields),
             tg=clean_tags,
         )
 

@@ -11,6 +11,7 @@ permission_error (no raw socket and unprivileged ICMP not allowed); error (anyth
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 from typing import Annotated, ClassVar
@@ -42,7 +43,7 @@ class PingConfig(ProbeConfig, kw_only=True):
 def jitter(rtts: list[float]) -> float:
     if len(rtts) < 2:
         return 0.0
-    return sum(abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)) / (len(rtts) - 1)
+    return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
 
 
 class PingProbe(Probe[PingConfig]):

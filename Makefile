@@ -1,0 +1,13 @@
+.PHONY: run test stop status bench lint
+run:      ## start the whole stack on this machine and show the data
+	scripts/run.sh
+test:     ## the test command (the same as CI)
+	scripts/test.sh
+stop:
+	.venv/bin/commune-collector stack down
+status:
+	.venv/bin/commune-collector stack status; .venv/bin/commune-collector status
+bench:    ## benchmarks (not part of the tests): footprint, throughput, timing accuracy
+	scripts/bench.sh
+lint:
+	.venv/bin/ruff check agent collector tests && .venv/bin/mypy

@@ -1,0 +1,68 @@
+"""Invalid configs are kept as test data (tests/data/invalid); each states the error it must produce."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import DEFAULT_CONFIG, load_config
+from agent.errors import ConfigError
+from agent.probes.ping import PingConfig
+from collector import config as cconfig
+from collector.errors import ConfigError as CollectorConfigError
+
+INVALID = sorted(Path(__file__).parent.joinpath("data", "invalid").glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# error: "), f"{path} must start with '# error: <message>'"
+    return first.removeprefix("# error: ")
+
+
+@pytest.mark.parametrize("path", [p for p in INVALID if p.name.startswith("agent-")], ids=lambda p: p.name)
+def test_invalid_agent_configs(path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(str(path)), message
+    assert _expected(path).split(": ", 1)[1] in message
+
+
+@pytest.mark.parametrize("path", [p for p in INVALID if p.name.startswith("fleet-")], ids=lambda p: p.name)
+def test_invalid_inventories(path: Path) -> None:
+    with pytest.raises(CollectorConfigError) as err:
+        cconfig.load_inventory(path)
+    assert str(err.value).startswith(str(path))
+    assert _expected(path).split(": ", 1)[1] in str(err.value)
+
+
+@pytest.mark.parametrize("path", [p for p in INVALID if p.name.startswith("collector-")], ids=lambda p: p.name)
+def test_invalid_collector_configs(path: Path, tmp_path: Path) -> None:
+    with pytest.raises(CollectorConfigError) as err:
+        cconfig.load_config(path)
+    assert str(err.value).startswith(str(path))
+    assert _expected(path).split(": ", 1)[1] in str(err.value)
+
+
+def test_default_agent_config_loads_with_model_defaults() -> None:
+    cfg = load_config(DEFAULT_CONFIG)
+    assert cfg.agent_id == "local-agent"
+    ping = cfg.probes["ping"]
+    assert isinstance(ping, PingConfig)
+    assert ping.count == 5 and ping.packet_timeout == 1.0  # default from the model
+    assert cfg.queue.max_bytes == 64 * 2**20 and cfg.queue.max_age == 7 * 86400
+
+
+def test_default_collector_config_and_inventory() -> None:
+    cfg = cconfig.load_config(cconfig.DEFAULT_CONFIG)
+    ident = cfg.inventory.get("local-agent")
+    assert ident is not None
+    assert ident.commune.name == "Phường Việt Trì"
+    assert ident.tags()["commune"] == "07900"
+
+
+def test_inventory_accepts_unpadded_codes() -> None:
+    inv = cconfig.parse_inventory({"agents": {"pc-01": {"commune": 7900}}}, "x.yaml")
+    assert inv.agents["pc-01"].commune.code == "07900"

@@ -1,0 +1,154 @@
+"""The foundation slice against real services: agent process -> Mosquitto -> collector process -> InfluxDB."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+import yaml
+
+from agent import wire
+from agent.queue import DiskQueue
+from collector import stack
+from tests.services import Influx, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+class _Portal(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = "Cổng dịch vụ công — hoạt động".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def portal() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def write_configs(tmp: Path, mqtt_port: int, influx: Influx, db: str, portal: str) -> tuple[Path, Path]:
+    (tmp / "fleet.yaml").write_text(yaml.safe_dump({"agents": {
+        "pc-viettri-01": {"commune": "07900", "site": "tru-so-chinh"},
+        "pc-injector": {"commune": "05089", "site": "diem-2"},
+    }}))
+    ccfg = tmp / "collector.yaml"
+    ccfg.write_text(yaml.safe_dump({
+        "inventory": "fleet.yaml", "stats_interval": 0.5,
+        "mqtt": {"port": mqtt_port, "client_id": f"collector-{db}"},
+        "influx": {"url": influx.url, "database": db, "flush_interval": 0.05},
+    }))
+    acfg = tmp / "agent.yaml"
+    acfg.write_text(yaml.safe_dump({
+        "agent": {"id": "pc-viettri-01"},
+        "mqtt": {"port": mqtt_port},
+        "queue": {"flush_interval": "100ms", "ack_timeout": "5s"},
+        "probes": {
+            "host": {"interval": "1s"},
+            "ping": {"interval": "1s", "count": 3, "packet_interval": "50ms", "targets": [{"host": "127.0.0.1", "name": "loopback"}]},
+            "http": {"interval": "1s", "targets": [{"name": "cong-dvc", "url": portal, "expect": "hoạt động"}]},
+        },
+    }))
+    return ccfg, acfg
+
+
+def run_processes(tmp: Path, ccfg: Path, acfg: Path) -> tuple[stack.Service, stack.Service]:
+    collector = stack.python_service("collector", tmp / "c", ["collector.cli", "run", "-c", str(ccfg), "--state-dir", str(tmp / "c")], lambda: True)
+    agent = stack.python_service("agent", tmp / "a", ["agent.cli", "run", "-c", str(acfg), "--state-dir", str(tmp / "a")], lambda: True)
+    collector.start()
+    agent.start()
+    return collector, agent
+
+
+def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influx: tuple[Influx, str], portal: str) -> None:
+    server, db = influx
+    ccfg, acfg = write_configs(tmp_path, mosquitto, server, db, portal)
+    collector, agent = run_processes(tmp_path, ccfg, acfg)
+    try:
+        # a few cycles of every probe arrive, with the inventory's tags
+        def three_rounds() -> list[dict[str, object]] | None:
+            rows = server.rows('SELECT * FROM "ping"', db)
+            return rows if len(rows) >= 3 else None
+
+        ping_rows = wait_for(three_rounds, 60, what="3 ping rounds in InfluxDB")
+        row = ping_rows[0]
+        assert row["commune"] == "07900" and row["commune_name"] == "Phường Việt Trì"
+        assert row["province"] == "25" and row["site"] == "tru-so-chinh" and row["agent"] == "pc-viettri-01"
+        assert row["target"] == "127.0.0.1" and row["result"] == "ok" and row["loss_percent"] == 0.0
+        http_rows = wait_for(lambda: server.rows('SELECT * FROM "http"', db), 30, what="http points")
+        assert http_rows[0]["service"] == "cong-dvc" and http_rows[0]["status_code"] == 200
+        assert http_rows[0]["result"] == "ok"
+        host_rows = wait_for(lambda: server.rows('SELECT * FROM "host"', db), 30, what="host points")
+        assert host_rows[0]["mem_total"] > 0
+        assert wait_for(lambda: server.rows('SELECT * FROM "host_net"', db), 30, what="interface points")
+
+        # bad input around good input: a good batch, malformed, unknown agent, identity lie, good batch
+        pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="injector")
+        pub.connect("127.0.0.1", mosquitto)
+        pub.loop_start()
+        t0 = time.time_ns()
+
+        def good(seq: int) -> bytes:
+            return wire.encode(wire.Batch(v=1, agent="pc-injector", seq=seq, sent=t0, points=[
+                wire.Point(m="inject", t=t0 + seq, f={"n": seq}, tg={"k": "v"})]))
+
+        msgs = [
+            ("cm/v1/pc-injector/metrics", good(1)),
+            ("cm/v1/pc-injector/metrics", b'{"v":1,"agent":"pc-injector","seq":'),
+            ("cm/v1/pc-nobody/metrics", good(2)),
+            ("cm/v1/pc-injector/metrics", wire.encode(wire.Batch(v=1, agent="pc-viettri-01", seq=3, sent=t0, points=[
+                wire.Point(m="inject", t=t0 + 3, f={"n": 3})]))),
+            ("cm/v1/pc-injector/metrics", b'{"v":9,"agent":"pc-injector","seq":4,"sent":1,"points":[]}'),
+            ("cm/v1/pc-injector/metrics", good(5)),
+        ]
+        for topic, payload in msgs:
+            pub.publish(topic, payload, qos=1).wait_for_publish(10)
+        pub.loop_stop()
+        pub.disconnect()
+
+        rows = wait_for(lambda: (r := server.rows('SELECT * FROM "inject"', db)) and len(r) >= 2 and r, 30,
+                        what="both good injected batches")
+        assert sorted(r["n"] for r in rows) == [1, 5]
+        assert {r["commune"] for r in rows} == {"05089"}  # from the inventory, never from the payload
+
+        def rejected() -> dict[str, object] | None:
+            rows = server.rows('SELECT last(*) FROM "collector"', db)
+            if not rows:
+                return None
+            r = rows[0]
+            want = ("last_rejected_malformed", "last_rejected_unknown_agent", "last_rejected_identity_mismatch",
+                    "last_rejected_bad_version")
+            return r if all(r.get(k) for k in want) else None
+
+        r = wait_for(rejected, 30, what="rejection counters in the collector measurement")
+        assert r["last_rejected_malformed"] == 1 and r["last_rejected_unknown_agent"] == 1
+        assert r["last_rejected_identity_mismatch"] == 1 and r["last_rejected_bad_version"] == 1
+        assert collector.pid() is not None and agent.pid() is not None  # nothing crashed
+        log = (tmp_path / "c" / "collector.log").read_text()
+        assert "rejected message from agent pc-nobody" in log and "is not in the fleet inventory" in log
+
+        agent_self = server.rows('SELECT * FROM "agent_probe"', db)
+        assert {r["probe"] for r in agent_self} >= {"host", "ping", "http"}
+    finally:
+        agent.stop()
+        collector.stop()
+    # the collector acked what it wrote: the agent's disk queue kept only the last few batches
+    q = DiskQueue(tmp_path / "a" / "queue.sqlite", 10**9, 10**9)
+    built = q.next_seq - 1
+    assert built >= 5 and q.stats().depth < built / 2

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from agent import wire
+
+
+def _batch(**over: object) -> dict[str, object]:
+    doc: dict[str, object] = {"v": 1, "agent": "pc-01", "seq": 7, "sent": 1_700_000_000_000_000_000,
+                              "points": [{"m": "host", "t": 1_700_000_000_000_000_000, "f": {"cpu_percent": 3.5},
+                                          "tg": {"interface": "eth0"}}]}
+    doc.update(over)
+    return doc
+
+
+def test_roundtrip() -> None:
+    payload = msgspec.json.encode(_batch())
+    batch = wire.decode_batch(payload)
+    assert batch.agent == "pc-01" and batch.seq == 7
+    assert batch.points[0].f == {"cpu_percent": 3.5}
+    assert wire.decode_batch(wire.encode(batch)) == batch
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason", "detail"),
+    [
+        (b"not json", "malformed", "not valid JSON"),
+        (msgspec.json.encode(_batch(v=2)), "bad_version", "schema version 2"),
+        (msgspec.json.encode(_batch(extra=1)), "schema", "unknown field `extra`"),
+        (msgspec.json.encode(_batch(seq=-1)), "schema", "$.seq"),
+        (msgspec.json.encode(_batch(agent="Bad Agent")), "schema", "$.agent"),
+        (msgspec.json.encode(_batch(points=[{"m": "host", "t": 1, "f": {}}])), "schema", "$.points[0].f"),
+        (msgspec.json.encode(_batch(points=[{"m": "host", "t": 1, "f": {"x": 1}, "tg": {"commune": "07900"}}])),
+         "reserved_tag", "commune"),
+        (msgspec.json.encode(_batch(points=[{"m": "host", "t": 1, "f": {"x": 1}, "tg": {"a": "line\nbreak"}}])),
+         "schema", "$.points[0].tg"),
+        (b"{" + b" " * wire.MAX_BATCH_BYTES + b"}", "oversize", "limit"),
+    ],
+)
+def test_rejections_name_the_reason(payload: bytes, reason: str, detail: str) -> None:
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_batch(payload)
+    assert err.value.reason == reason
+    assert detail in str(err.value)
+
+
+def test_too_many_points() -> None:
+    pts = [{"m": "x", "t": 1, "f": {"a": 1}}] * (wire.MAX_POINTS_PER_BATCH + 1)
+    with pytest.raises(wire.WireError) as err:
+        wire.decode_batch(msgspec.json.encode(_batch(points=pts)))
+    assert err.value.reason in ("schema", "oversize")
+
+
+def test_topics() -> None:
+    assert wire.topic("pc-01", "ack") == "cm/v1/pc-01/ack"
+    assert wire.parse_topic("cm/v1/pc-01/metrics") == ("pc-01", "metrics")
+    for bad in ("cm/v2/pc-01/metrics", "cm/v1/pc-01", "cm/v1/PC 01/metrics"):
+        with pytest.raises(wire.WireError):
+            wire.parse_topic(bad)
+
+
+def test_seq_ranges() -> None:
+    assert wire.seqs_to_ranges([3, 1, 2, 7, 8, 10]) == [(1, 3), (7, 8), (10, 10)]
+    assert wire.seqs_to_ranges([]) == []
+
+
+def test_clean_fields_drops_non_finite() -> None:
+    assert wire.clean_fields({"a": float("nan"), "b": 1.0, "c": float("inf"), "d": "x"}) == {"b": 1.0, "d": "x"}
+
+
+def test_collector_imports_only_the_wire_contract_from_agent() -> None:
+    offenders = []
+    for path in Path("collector").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] if node.module != "agent" else [f"agent.{a.name}" for a in node.names]
+            offenders += [f"{path}: {n}" for n in names if n.split(".")[0] == "agent" and n != "agent.wire"]
+    assert offenders == []
