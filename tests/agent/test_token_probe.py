@@ -74,12 +74,14 @@ def make_ca(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
 
 def make_leaf(cn: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], not_before: datetime,
-              not_after: datetime, ocsp_url: str = "", crl_url: str = "", signing: bool = True) -> x509.Certificate:
+              not_after: datetime, ocsp_url: str = "", crl_url: str = "", signing: bool = True,
+              non_repudiation_only: bool = False) -> x509.Certificate:
     builder = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(issuer[0].subject)
                .public_key(_key().public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(not_before).not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=signing, content_commitment=signing,
+               .add_extension(x509.KeyUsage(digital_signature=signing and not non_repudiation_only,
+                                            content_commitment=signing,
                                             key_encipherment=not signing, data_encipherment=False, key_agreement=False,
                                             key_cert_sign=False, crl_sign=False, encipher_only=False,
                                             decipher_only=False), critical=True))
@@ -417,7 +419,9 @@ async def test_chain_invalid_and_no_signing_usage(softhsm: SoftHsm, pki: Pki) ->
     now = now_utc()
     foreign = make_leaf("Người Lạ", pki.other_root, now - timedelta(days=1), now + timedelta(days=100))
     enc_only = make_leaf("Mã Hoá", pki.sub, now - timedelta(days=1), now + timedelta(days=100), signing=False)
-    softhsm.add_token("MIXED", [foreign, enc_only, pki.sub[0]])
+    nr_only = make_leaf("Chống Chối Bỏ", pki.sub, now - timedelta(days=1), now + timedelta(days=100),
+                        non_repudiation_only=True)
+    softhsm.add_token("MIXED", [foreign, enc_only, nr_only, pki.sub[0]])
     points = await run_probe(token_config(pki))
     f = only(points, "token_cert", subject="Người Lạ")
     assert f.f["chain_valid"] == 0
@@ -429,7 +433,11 @@ async def test_chain_invalid_and_no_signing_usage(softhsm: SoftHsm, pki: Pki) ->
     assert enc.f["key_usage"] == "key_encipherment"
     assert enc.f["chain_valid"] == 1
     assert enc.f["result"] == "ok"
+    nr = only(points, "token_cert", subject="Chống Chối Bỏ")
+    assert nr.f["can_sign"] == 1
+    assert nr.f["key_usage"] == "content_commitment"
     lines = {ln.target.split(" (")[0]: ln for ln in TokenProbe.check_lines(points)}
+    assert lines["Chống Chối Bỏ"].status == "ok"
     assert lines["Người Lạ"].status == "fail"
     assert lines["Mã Hoá"].status == "warn"
 
