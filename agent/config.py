@@ -61,6 +61,8 @@ class _RawConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
     log_level: str = "INFO"
+    self_metrics_interval: Duration = Duration(30)
+    """How often the agent publishes its own health (the ``agent`` measurement)."""
     probes: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
@@ -70,6 +72,7 @@ class AgentConfig(msgspec.Struct, kw_only=True):
     mqtt: MqttConfig
     queue: QueueConfig
     log_level: str
+    self_metrics_interval: float
     probes: dict[str, ProbeConfig]
 
     @property
@@ -100,7 +103,8 @@ def parse_config(data: Any, source: str) -> AgentConfig:
     if raw.mqtt.password and raw.mqtt.password_file:
         raise ConfigError(f"{source}: mqtt.password_file: set either password or password_file, not both")
     return AgentConfig(
-        source=source, agent=raw.agent, mqtt=raw.mqtt, queue=raw.queue, log_level=raw.log_level.upper(), probes=probes,
+        source=source, agent=raw.agent, mqtt=raw.mqtt, queue=raw.queue, log_level=raw.log_level.upper(),
+        self_metrics_interval=float(raw.self_metrics_interval), probes=probes,
     )
 
 

@@ -22,7 +22,7 @@ from agent import __version__, wire
 from agent.config import AgentConfig, mqtt_password
 from agent.errors import QueueError
 from agent.queue import DiskQueue
-from agent.wire import Point
+from agent.wire import Point, mqtt_error
 
 log = logging.getLogger("agent.publish")
 
@@ -137,8 +137,11 @@ class Publisher:
                         with contextlib.suppress(Exception):
                             async with asyncio.timeout(2):
                                 await client.publish(self._status_topic, self._status("offline"), qos=1, retain=True)
-            except aiomqtt.MqttError as exc:
-                log.warning("mqtt: %s", exc)
+            except Exception as exc:  # MQTT errors may arrive wrapped in an ExceptionGroup
+                err = mqtt_error(exc)
+                if err is None:
+                    raise
+                log.warning("mqtt: %s", err)
             finally:
                 self.stats.connected = False
             self.stats.reconnects += 1

@@ -11,6 +11,7 @@ Measurements
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -23,11 +24,9 @@ from agent.probes import REGISTRY, Probe, ProbeConfig
 from agent.probes.base import ProbeContext, result_fields
 from agent.publish import Publisher
 from agent.queue import DiskQueue
-from agent.wire import Point, clean_fields
+from agent.wire import Point, clean_fields, supervise
 
 log = logging.getLogger("agent")
-
-SELF_METRICS_INTERVAL = 30.0
 
 
 def build_probes(cfg: AgentConfig, ctx: ProbeContext) -> list[Probe[ProbeConfig]]:
@@ -123,18 +122,18 @@ class Agent:
 
     async def _self_loop(self) -> None:
         while True:
-            await asyncio.sleep(SELF_METRICS_INTERVAL)
+            await asyncio.sleep(self.cfg.self_metrics_interval)
             self.batcher.add([self.self_metrics()])
 
     async def run(self) -> None:
         log.info("agent %s starting: probes %s", self.cfg.agent_id, ", ".join(p.name for p in self.probes) or "none")
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.publisher.run())
-                tg.create_task(self.batcher.run())
-                tg.create_task(self._self_loop())
+                tg.create_task(supervise("publisher", self.publisher.run))
+                tg.create_task(supervise("batcher", self.batcher.run))
+                tg.create_task(supervise("self-metrics", self._self_loop))
                 for probe in self.probes:
-                    tg.create_task(self._schedule(probe))
+                    tg.create_task(supervise(f"probe {probe.name}", functools.partial(self._schedule, probe)))
         finally:
             self.batcher.flush()
             for probe in self.probes:

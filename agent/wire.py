@@ -13,9 +13,12 @@ Topics (``<agent>`` is the MQTT username, which the broker authenticates)::
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import random
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Final, Literal
 
 import msgspec
@@ -202,6 +205,36 @@ def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValu
         for k, v in fields.items()
         if v is not None and not (isinstance(v, float) and not math.isfinite(v))
     }
+
+
+# Runtime helpers both sides share (kept here: the collector may import only this module from agent).
+def mqtt_error(exc: BaseException) -> Exception | None:
+    """The MQTT error behind ``exc``, also inside an ExceptionGroup from a TaskGroup; None if any part of it
+    is something else (a bug, which must not be mistaken for a lost connection)."""
+    import aiomqtt
+
+    if isinstance(exc, aiomqtt.MqttError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        errors = [mqtt_error(e) for e in exc.exceptions]
+        if errors and all(e is not None for e in errors):
+            return errors[0]
+    return None
+
+
+async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_delay: float = 30.0) -> None:
+    """Run a long-lived task; if it fails unexpectedly, log it and start it again after a jittered backoff."""
+    delay = 1.0
+    while True:
+        try:
+            await factory()
+            return
+        except Exception:
+            logging.getLogger("supervise").exception("%s failed; restarting in %.0fs", name, delay)
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, max_delay)
+
+
 
 
 def seqs_to_ranges(seqs: list[int]) -> list[tuple[int, int]]:

@@ -4,6 +4,8 @@ Measurements it writes itself
 - ``collector`` (tag ``collector``): received, batches_accepted, points_accepted, points_written,
   batches_written, acks_sent, write_errors, points_quarantined, rejected_total, rejected_<reason>,
   pending_points, pending_batches.
+- ``agent_clock`` (inventory tags): offset_ms (collector - agent, as the agent measured it from acks),
+  skewed (1 when beyond ``clock_skew_max``).
 - ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0) — from the retained status
   and the last will.
 """
@@ -24,11 +26,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent import wire
+from agent.wire import mqtt_error, supervise
 from collector.config import CollectorConfig, read_secret
 from collector.influx import Writer, make_writer
 from collector.lineproto import LineEncoder
 from collector.pipeline import Pipeline
-from collector.validate import Validator
+from collector.validate import Accepted, Validator
 
 log = logging.getLogger("collector")
 
@@ -45,6 +48,7 @@ class Collector:
             max_pending_points=cfg.influx.max_pending_points, quarantine_path=state_dir / "quarantine.jsonl",
         )
         self.rejected: Counter[str] = Counter()
+        self.clock_skewed: Counter[str] = Counter()
         self.received = 0
         self.connected = False
         self.name = socket.gethostname()
@@ -55,7 +59,10 @@ class Collector:
         try:
             identity, kind = self.validator.identify(topic)
             if kind == "metrics":
-                await self.pipeline.add(self.validator.metrics(identity, payload))
+                accepted = self.validator.metrics(identity, payload)
+                await self.pipeline.add(accepted)
+                if accepted.clock_offset_ms is not None:
+                    await self._check_clock(accepted)
             elif kind == "status":
                 status = wire.decode_status(payload)
                 line = self.encoder.line("agent_status", identity.tags(),
@@ -69,11 +76,20 @@ class Collector:
             agent = topic.split("/")[2] if topic.count("/") >= 3 else topic
             log.warning("rejected message from agent %s on %s: %s", agent, topic, exc)
 
+    async def _check_clock(self, accepted: Accepted) -> None:
+        offset = accepted.clock_offset_ms or 0.0
+        skewed = abs(offset) > self.cfg.file.clock_skew_max * 1000.0
+        if skewed:
+            self.clock_skewed[accepted.identity.agent] += 1
+            log.warning("agent %s clock is off by %.1fs (limit %.0fs)", accepted.identity.agent, offset / 1000.0,
+                        self.cfg.file.clock_skew_max)
+        line = self.encoder.line("agent_clock", accepted.identity.tags(),
+                                 {"offset_ms": offset, "skewed": 1 if skewed else 0}, time.time_ns())
+        await self._add_own([line.encode()])
+
     async def _add_own(self, lines: list[bytes]) -> None:
         from collector.config import AgentIdentity
         from collector.registry import Commune
-        from collector.validate import Accepted
-
         me = AgentIdentity("collector", Commune("", "", 0, ""), "", "")
         await self.pipeline.add(Accepted(me, -1, lines, time.time_ns()))
 
@@ -135,8 +151,11 @@ class Collector:
                         if not isinstance(payload, bytes | bytearray):
                             payload = str(payload).encode()
                         await self.handle(str(message.topic), bytes(payload))
-            except aiomqtt.MqttError as exc:
-                log.warning("mqtt: %s", exc)
+            except Exception as exc:  # MQTT errors may arrive wrapped in an ExceptionGroup
+                err = mqtt_error(exc)
+                if err is None:
+                    raise
+                log.warning("mqtt: %s", err)
             finally:
                 self.connected = False
                 self.pipeline.set_ack_sender(None)
@@ -164,8 +183,8 @@ class Collector:
         await self._ensure_database()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._mqtt_loop())
-                tg.create_task(self.pipeline.run())
-                tg.create_task(self._stats_loop())
+                tg.create_task(supervise("mqtt", self._mqtt_loop))
+                tg.create_task(supervise("pipeline", self.pipeline.run))
+                tg.create_task(supervise("stats", self._stats_loop))
         finally:
             await self.writer.close()

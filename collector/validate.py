@@ -20,6 +20,8 @@ class Accepted:
     seq: int
     lines: list[bytes]
     sent_ns: int
+    clock_offset_ms: float | None = None
+    """The agent's own estimate of (collector clock - agent clock), from its ``agent`` self-metrics point."""
 
 
 class Validator:
@@ -43,4 +45,10 @@ class Validator:
         tags = identity.tags()
         line = self.encoder.line
         lines = [line(p.m, {**p.tg, **tags}, p.f, p.t).encode() for p in batch.points]
-        return Accepted(identity, batch.seq, lines, batch.sent)
+        offset = None
+        for p in batch.points:
+            if p.m == "agent":
+                value = p.f.get("clock_offset_ms")
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    offset = float(value)
+        return Accepted(identity, batch.seq, lines, batch.sent, offset)

@@ -6,12 +6,14 @@ from agent.probes.base import Probe, ProbeConfig
 from agent.probes.host import HostProbe
 from agent.probes.http import HttpProbe
 from agent.probes.ping import PingProbe
+from agent.probes.synthetic import SyntheticProbe
 from agent.probes.token import TokenProbe
 
 REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
     "host": HostProbe,  # type: ignore[dict-item]
     "ping": PingProbe,  # type: ignore[dict-item]
     "http": HttpProbe,  # type: ignore[dict-item]
+    "synthetic": SyntheticProbe,  # type: ignore[dict-item]
     "token": TokenProbe,  # type: ignore[dict-item]
 }
 
