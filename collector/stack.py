@@ -168,7 +168,9 @@ class Service:
 
 
 # --- the servers ---------------------------------------------------------------------------------
-def mosquitto(workdir: Path, port: int, extra_conf: str = "", anonymous: bool = True) -> Service:
+def mosquitto(workdir: Path, port: int, extra_conf: str = "", anonymous: bool = True, plain_listener: bool = True) -> Service:
+    """Mosquitto with persistence in ``workdir``. ``plain_listener``: a plain listener on 127.0.0.1:port; without it,
+    ``extra_conf`` brings the listener(s) (e.g. collector.broker.listener_conf) and ``port`` is only the readiness check."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "data").mkdir(exist_ok=True)
     conf = workdir / "mosquitto.conf"
@@ -177,7 +179,7 @@ def mosquitto(workdir: Path, port: int, extra_conf: str = "", anonymous: bool = 
         f"persistence true\npersistence_location {workdir / 'data'}/\nautosave_interval 5\n"
         "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n"
         "max_queued_messages 100000\nmax_inflight_messages 100\n"
-        + (f"listener {port} 127.0.0.1\n" if port else "")
+        + (f"listener {port} 127.0.0.1\n" if plain_listener else "")
         + ("allow_anonymous true\n" if anonymous else "allow_anonymous false\n")
         + extra_conf
     )

@@ -74,8 +74,9 @@ def start_influx(workdir: Path) -> Influx:
     return Influx(svc, port)
 
 
-def start_mosquitto(workdir: Path, extra_conf: str = "", anonymous: bool = True, port: int | None = None) -> tuple[stack.Service, int]:
+def start_mosquitto(workdir: Path, extra_conf: str = "", anonymous: bool = True, port: int | None = None,
+                    plain_listener: bool = True) -> tuple[stack.Service, int]:
     port = port or stack.free_port()
-    svc = stack.mosquitto(workdir, port, extra_conf, anonymous)
+    svc = stack.mosquitto(workdir, port, extra_conf, anonymous, plain_listener)
     svc.start()
     return svc, port
