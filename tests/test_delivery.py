@@ -144,3 +144,34 @@ def _rounds_done(fleet: Fleet) -> int:
     except Exception:
         return 0
     return max((n for _, n in pts), default=0) // 49
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_a_clear_error_and_the_agent_keeps_running(fleet: Fleet, broker: tuple[stack.Service, int],
+                                                              tiny_disk: Path) -> None:
+    svc, _ = broker
+    agent = fleet.add_agent("pc-disk-0", rounds=0, points_per_round=40, interval="50ms",
+                            queue={"path": str(tiny_disk / "queue.sqlite"), "max_bytes": "64MiB"})
+    fleet.start_collector()
+    svc.stop()
+    agent.start()
+    log = fleet.root / "pc-disk-0" / f"{agent.name}.log"
+    wait_for(lambda: "cannot store batch" in log.read_text(), 60, 0.2, what="the full-disk error in the agent log")
+    assert "database or disk is full" in log.read_text()
+    assert agent.pid() is not None  # still running
+    svc.start()
+    before = fleet.stored_count()
+    wait_for(lambda: fleet.stored_count() > before + 200, 60, 0.3, what="new points flowing after the disk filled")
+    assert agent.pid() is not None

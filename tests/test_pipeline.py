@@ -1,0 +1,89 @@
+"""The collector's write path against real InfluxDB: batches, acks, and a partly rejected write."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from agent import wire
+from collector.config import AgentIdentity, InfluxSection
+from collector.influx import V1Writer
+from collector.pipeline import Pipeline
+from collector.registry import communes
+from collector.validate import Accepted
+from tests.services import Influx
+
+pytestmark = pytest.mark.integration
+
+
+def _accepted(agent: str, seq: int, lines: list[str]) -> Accepted:
+    ident = AgentIdentity(agent, communes()["07900"], "main", "")
+    return Accepted(ident, seq, [line.encode() for line in lines], 0)
+
+
+async def _drain(pipeline: Pipeline) -> None:
+    task = asyncio.create_task(pipeline.run())
+    try:
+        async with asyncio.timeout(30):
+            while pipeline.pending_batches or pipeline.pending_points:
+                await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+
+
+async def test_rejected_points_are_quarantined_and_the_rest_written(influx: tuple[Influx, str], tmp_path: Path) -> None:
+    server, db = influx
+    writer = V1Writer(InfluxSection(url=server.url, database=db))
+    acks: list[tuple[str, wire.Ack]] = []
+
+    async def send_ack(agent: str, payload: bytes) -> None:
+        acks.append((agent, wire.decode_ack(payload)))
+
+    quarantine = tmp_path / "quarantine.jsonl"
+    pipeline = Pipeline(writer, flush_interval=0.01, quarantine_path=quarantine)
+    pipeline.set_ack_sender(send_ack)
+    # "v" is a float field; the second batch sends it as a string for one point: a field type conflict
+    await pipeline.add(_accepted("pc-1", 1, [f"m,agent=pc-1 v=1.0 {i}" for i in range(1, 51)]))
+    await pipeline.add(_accepted("pc-1", 2, [f"m,agent=pc-1 v=2.0 {i}" for i in range(51, 60)] + ['m,agent=pc-1 v="bad" 60']))
+    await pipeline.add(_accepted("pc-2", 7, [f"m,agent=pc-2 v=3.0 {i}" for i in range(1, 21)]))
+    await _drain(pipeline)
+    await writer.close()
+
+    rows = server.rows('SELECT count("v") FROM "m" GROUP BY "agent"', db)
+    counts = {r["agent"]: r["count"] for r in rows}
+    assert counts == {"pc-1": 59, "pc-2": 20}
+    assert pipeline.stats.counters["points_quarantined"] == 1
+    record = json.loads(quarantine.read_text().splitlines()[0])
+    assert record["agent"] == "pc-1" and record["seq"] == 2 and record["line"] == 'm,agent=pc-1 v="bad" 60'
+    assert "field type conflict" in record["reason"]
+    acked = {(agent, tuple(ack.ranges)) for agent, ack in acks}
+    assert ("pc-2", ((7, 7),)) in acked
+    assert {s for agent, ack in acks if agent == "pc-1" for r in ack.ranges for s in range(r[0], r[1] + 1)} == {1, 2}
+
+
+async def test_influxdb_down_means_no_ack_and_rising_depth(tmp_path: Path) -> None:
+    from collector.stack import free_port
+
+    writer = V1Writer(InfluxSection(url=f"http://127.0.0.1:{free_port()}", database="x", timeout=1))
+    acks: list[bytes] = []
+
+    async def send_ack(agent: str, payload: bytes) -> None:
+        acks.append(payload)
+
+    pipeline = Pipeline(writer, flush_interval=0.01, max_pending_points=1000)
+    pipeline.set_ack_sender(send_ack)
+    task = asyncio.create_task(pipeline.run())
+    try:
+        for seq in range(1, 6):
+            await pipeline.add(_accepted("pc-1", seq, [f"m v=1.0 {seq}"]))
+        async with asyncio.timeout(20):
+            while pipeline.stats.counters["write_errors"] < 2:
+                await asyncio.sleep(0.05)
+        assert acks == []
+        assert pipeline.pending_points == 5
+    finally:
+        task.cancel()
+        await writer.close()
