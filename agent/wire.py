@@ -131,11 +131,13 @@ def decode_batch(payload: bytes) -> Batch:
     """Strictly decode a metrics batch. Raises WireError with a stable reason."""
     if len(payload) > MAX_BATCH_BYTES:
         raise WireError("oversize", f"batch is {len(payload)} bytes, limit {MAX_BATCH_BYTES}")
-    _check_version(payload, "batch")
     try:
         batch = _batch_decoder.decode(payload)
     except msgspec.DecodeError as exc:
+        _check_version(payload, "batch")  # a clearer reason when the version is the problem
         raise WireError("schema", str(exc)) from None
+    if batch.v != SCHEMA_VERSION:
+        raise WireError("bad_version", f"batch schema version {batch.v} is not supported (want {SCHEMA_VERSION})")
     for i, point in enumerate(batch.points):
         reserved = RESERVED_TAGS.intersection(point.tg)
         if reserved:

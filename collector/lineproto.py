@@ -41,6 +41,7 @@ class LineEncoder:
 
     def __init__(self, max_cache: int = 100_000) -> None:
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._keys: dict[str, str] = {}
         self._max_cache = max_cache
 
     def series(self, measurement: str, tags: Iterable[tuple[str, str]]) -> str:
@@ -60,5 +61,19 @@ class LineEncoder:
 
     def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ns: int) -> str:
         prefix = self.series(measurement, tags.items())
-        body = ",".join(f"{escape_key(k)}={format_value(v)}" for k, v in fields.items())
-        return f"{prefix} {body} {ts_ns}"
+        keys = self._keys
+        parts = []
+        for k, v in fields.items():
+            ek = keys.get(k)
+            if ek is None:
+                if len(keys) >= self._max_cache:
+                    keys.clear()
+                ek = keys[k] = escape_key(k)
+            t = type(v)
+            if t is float:
+                parts.append(f"{ek}={v!r}")
+            elif t is int:
+                parts.append(f"{ek}={v}i")
+            else:
+                parts.append(f"{ek}={format_value(v)}")
+        return f"{prefix} {','.join(parts)} {ts_ns}"

@@ -48,18 +48,20 @@ class PipelineStats:
 class Pipeline:
     def __init__(
         self, writer: Writer, *, batch_points: int = 5000, flush_interval: float = 0.2,
-        max_pending_points: int = 200_000, quarantine_path: Path | None = None,
+        max_pending_points: int = 200_000, quarantine_path: Path | None = None, max_concurrent_writes: int = 2,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.writer = writer
         self.batch_points = batch_points
         self.flush_interval = flush_interval
         self.max_pending_points = max_pending_points
+        self.max_concurrent_writes = max_concurrent_writes
         self.quarantine_path = quarantine_path
         self.clock_ns = clock_ns
         self.stats = PipelineStats()
         self._queue: deque[_Pending] = deque()
-        self._pending_points = 0
+        self._pending_points = 0  # accepted and not yet written (queued + being written)
+        self._queued_points = 0  # accepted and not yet taken by a write
         self._have = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
@@ -81,6 +83,7 @@ class Pipeline:
         await self._space.wait()
         self._queue.append(_Pending(accepted.identity.agent, accepted.seq, accepted.lines))
         self._pending_points += len(accepted.lines)
+        self._queued_points += len(accepted.lines)
         self.stats.counters["batches_accepted"] += 1
         self.stats.counters["points_accepted"] += len(accepted.lines)
         if self._pending_points >= self.max_pending_points:
@@ -94,23 +97,33 @@ class Pipeline:
             item = self._queue.popleft()
             taken.append(item)
             n += len(item.lines)
+        self._queued_points -= n
         return taken
 
     async def run(self) -> None:
+        """Take whole batches up to ``batch_points`` lines and write them, ``max_concurrent_writes`` at a time
+        (encoding the next write overlaps InfluxDB's work on the previous one)."""
+        slots = asyncio.Semaphore(self.max_concurrent_writes)
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                await self._have.wait()
+                if self._queued_points < self.batch_points:
+                    await asyncio.sleep(self.flush_interval)  # let a write fill up
+                await slots.acquire()
+                chunk = self._take()
+                if not self._queue:
+                    self._have.clear()
+                if not chunk:
+                    slots.release()
+                    continue
+                tg.create_task(self._write_until_done(chunk, slots))
+
+    async def _write_until_done(self, chunk: list[_Pending], slots: asyncio.Semaphore) -> None:
         backoff = 0.5
-        while True:
-            await self._have.wait()
-            if self._pending_points < self.batch_points:
-                await asyncio.sleep(self.flush_interval)  # let a write fill up
-            chunk = self._take()
-            if not self._queue:
-                self._have.clear()
-            if not chunk:
-                continue
+        try:
             while True:
                 try:
                     await self._write_chunk(chunk)
-                    backoff = 0.5
                     break
                 except WriteError as exc:
                     self.stats.counters["write_errors"] += 1
@@ -120,11 +133,12 @@ class Pipeline:
                                 self._pending_points, delay)
                     await asyncio.sleep(delay)
                     backoff = min(backoff * 2, 30.0)
-            n = sum(len(p.lines) for p in chunk)
-            self._pending_points -= n
-            if self._pending_points < self.max_pending_points:
-                self._space.set()
-            await self._ack(chunk)
+        finally:
+            slots.release()
+        self._pending_points -= sum(len(p.lines) for p in chunk)
+        if self._pending_points < self.max_pending_points:
+            self._space.set()
+        await self._ack(chunk)
 
     async def _write_chunk(self, chunk: list[_Pending]) -> None:
         lines = [line for p in chunk for line in p.lines]

@@ -1,0 +1,85 @@
+"""Shared pieces of the benchmarks: a throw-away Mosquitto + InfluxDB + collector in a temp folder."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import yaml
+
+from collector import stack
+
+
+@dataclass
+class MiniStack:
+    root: Path
+    mqtt_port: int
+    influx_port: int
+    services: list[stack.Service]
+
+    @property
+    def influx_url(self) -> str:
+        return f"http://127.0.0.1:{self.influx_port}"
+
+    def query(self, q: str, db: str = "bench") -> list[dict[str, object]]:
+        data = urllib.parse.urlencode({"q": q, "db": db}).encode()
+        with urllib.request.urlopen(f"{self.influx_url}/query", data=data, timeout=30) as r:  # noqa: S310
+            return list(json.loads(r.read())["results"][0].get("series", []))
+
+    def count(self, measurement: str, field: str = "n", db: str = "bench") -> int:
+        s = self.query(f'SELECT count("{field}") FROM "{measurement}"', db)
+        return int(s[0]["values"][0][1]) if s else 0  # type: ignore[index]
+
+    def stop(self) -> None:
+        for s in reversed(self.services):
+            s.stop()
+
+
+def start_ministack(root: Path, inventory: dict[str, dict[str, str]], collector: bool = True,
+                    collector_extra: dict[str, object] | None = None) -> MiniStack:
+    mqtt_port, influx_port = stack.free_port(), stack.free_port()
+    services = [stack.mosquitto(root / "mosquitto", mqtt_port),
+                stack.influxdb(root / "influxdb", influx_port, stack.free_port())]
+    for s in services:
+        s.start()
+    ms = MiniStack(root, mqtt_port, influx_port, services)
+    ms.query('CREATE DATABASE "bench"')
+    if collector:
+        d = root / "collector"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "fleet.yaml").write_text(yaml.safe_dump({"agents": inventory}))
+        cfg = {"inventory": "fleet.yaml", "mqtt": {"port": mqtt_port, "client_id": "bench-collector"},
+               "influx": {"url": ms.influx_url, "database": "bench"}, **(collector_extra or {})}
+        (d / "collector.yaml").write_text(yaml.safe_dump(cfg))
+        c = stack.python_service("collector", d, ["collector.cli", "run", "-c", str(d / "collector.yaml"),
+                                                  "--state-dir", str(d)], lambda: True)
+        c.start()
+        services.append(c)
+    return ms
+
+
+@dataclass
+class Footprint:
+    rss_mb_median: float
+    rss_mb_max: float
+    cpu_percent: float
+
+
+def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0) -> Footprint:
+    """Steady RSS (median and max after ``warmup``) and average CPU% of one process over ``seconds``."""
+    proc = psutil.Process(pid)
+    t_end = time.monotonic() + seconds
+    time.sleep(min(warmup, seconds / 4))
+    cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    rss = []
+    while time.monotonic() < t_end:
+        rss.append(proc.memory_info().rss / 2**20)
+        time.sleep(every)
+    cpu = (sum(proc.cpu_times()[:2]) - cpu0) / (time.monotonic() - wall0) * 100
+    return Footprint(statistics.median(rss), max(rss), cpu)
