@@ -10,4 +10,4 @@ status:
 bench:    ## benchmarks (not part of the tests): footprint, throughput, timing accuracy
 	scripts/bench.sh
 lint:
-	.venv/bin/ruff check agent collector tests && .venv/bin/mypy
+	.venv/bin/ruff check agent collector tests bench && .venv/bin/mypy

@@ -43,12 +43,12 @@ def direct_ingest(url: str, inventory_src: dict[str, dict[str, str]], msgs: list
         tags = inv.agents[wire.parse_topic(topic)[0]].tags()
         lines += [enc.line(p.m, {**p.tg, **tags}, p.f, p.t).encode() for p in batch.points]
     req = urllib.request.Request(f"{url}/query", data=b"q=CREATE+DATABASE+ref", method="POST")
-    urllib.request.urlopen(req, timeout=30).read()  # noqa: S310
+    urllib.request.urlopen(req, timeout=30).read()
     start = time.perf_counter()
     for i in range(0, len(lines), 5000):
         body = b"\n".join(lines[i:i + 5000])
         r = urllib.request.Request(f"{url}/write?db=ref&precision=ns", data=body, method="POST")
-        urllib.request.urlopen(r, timeout=60).read()  # noqa: S310
+        urllib.request.urlopen(r, timeout=60).read()
     return len(lines) / (time.perf_counter() - start)
 
 
