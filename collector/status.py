@@ -11,7 +11,7 @@ from collector.influx import make_writer
 _QUERIES = {
     "host": 'SELECT last("cpu_percent") AS cpu, last("mem_percent") AS mem FROM "host" WHERE time > now() - 1d GROUP BY "agent"',
     "ping": 'SELECT last("loss_percent") AS loss, last("rtt_avg_ms") AS rtt FROM "ping" WHERE time > now() - 1d GROUP BY "agent"',
-    "http": 'SELECT sum("ok") AS ok, count("ok") AS n FROM "http" WHERE time > now() - 5m GROUP BY "agent"',
+    "http": 'SELECT last("ok") AS ok FROM "http" WHERE time > now() - 1h GROUP BY "agent", "service"',
     "seen": 'SELECT last("duration_ms") FROM "agent_probe" WHERE time > now() - 30d GROUP BY "agent"',
     "state": 'SELECT last("state") FROM "agent_status" WHERE time > now() - 30d GROUP BY "agent"',
 }
@@ -41,7 +41,10 @@ async def latest_per_agent(cfg: CollectorConfig) -> list[AgentRow]:
                     continue
                 cols, vals = series["columns"], series["values"][0]
                 rec = dict(zip(cols, vals, strict=False))
-                if key == "seen":
+                if key == "http":  # latest result per portal -> "ok portals / portals"
+                    row.values["n"] = int(row.values.get("n", 0)) + 1
+                    row.values["ok"] = int(row.values.get("ok", 0)) + int(rec.get("ok") or 0)
+                elif key == "seen":
                     row.last_seen_ns = int(rec["time"])
                 elif key == "state":
                     row.values["state"] = rec.get("last")

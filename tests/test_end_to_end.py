@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.server
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -116,6 +118,9 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
                 wire.Point(m="inject", t=t0 + 3, f={"n": 3})]))),
             ("cm/v1/pc-injector/metrics", b'{"v":9,"agent":"pc-injector","seq":4,"sent":1,"points":[]}'),
             ("cm/v1/pc-injector/metrics", good(5)),
+            # the agent's own health point says its clock is 2 minutes behind the collector's
+            ("cm/v1/pc-injector/metrics", wire.encode(wire.Batch(v=1, agent="pc-injector", seq=6, sent=t0, points=[
+                wire.Point(m="agent", t=t0 + 6, f={"clock_offset_ms": 120_000.0, "queue_depth": 0})]))),
         ]
         for topic, payload in msgs:
             pub.publish(topic, payload, qos=1).wait_for_publish(10)
@@ -142,6 +147,19 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         assert collector.pid() is not None and agent.pid() is not None  # nothing crashed
         log = (tmp_path / "c" / "collector.log").read_text()
         assert "rejected message from agent pc-nobody" in log and "is not in the fleet inventory" in log
+
+        skew = wait_for(lambda: server.rows('SELECT * FROM "agent_clock" WHERE "agent" = \'pc-injector\'', db), 30,
+                        what="the clock-skew flag")
+        assert skew[0]["skewed"] == 1 and skew[0]["offset_ms"] == 120_000.0 and skew[0]["commune"] == "05089"
+        assert "agent pc-injector clock is off by 120.0s" in (tmp_path / "c" / "collector.log").read_text()
+
+        # commune-collector status reads the latest reading per agent back from InfluxDB
+        out = subprocess.run([sys.executable, "-m", "collector.cli", "status", "-c", str(ccfg)], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        line = next(x for x in out.stdout.splitlines() if x.startswith("pc-viettri-01"))
+        assert "07900" in line and "Phường Việt Trì" in line and "tru-so-chinh" in line and "1/1" in line
+        assert "2 of 2 agents have reported" in out.stdout or "1 of 2 agents have reported" in out.stdout
 
         agent_self = server.rows('SELECT * FROM "agent_probe"', db)
         assert {r["probe"] for r in agent_self} >= {"host", "ping", "http"}
