@@ -54,8 +54,11 @@ def classify(hops: list[Hop]) -> str:
     if any(h.reached for h in hops):
         return "reached"
     if not hops:
-        return "lan"
-    if max(h.ttl for h in hops) <= 1:
+        return "lan"  # not even the first hop (the site's gateway) answered
+    first = min(hops, key=lambda h: h.ttl).address
+    # The gateway may answer every TTL with "network unreachable" when its uplink is gone: only a
+    # different address beyond it proves the ISP forwarded the packet.
+    if min(h.ttl for h in hops) == 1 and all(h.address == first for h in hops):
         return "first_isp_hop"
     return "beyond"
 
