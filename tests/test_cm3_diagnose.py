@@ -71,7 +71,8 @@ def test_one_portal_down_rest_fine() -> None:
     code, rc, text = verdict({"ping": [GW_OK, PUB_OK], "dns": [DNS_OK],
                               "http": [http("dvc", "ok"), http("qlvb", "content_mismatch")]})
     assert (code, rc) == ("portal", 3)
-    assert "qlvb không truy cập được" in text and "Internet vẫn hoạt động" in text
+    assert "qlvb không truy cập được" in text
+    assert "Internet vẫn hoạt động" in text
 
 
 def test_one_portal_slow() -> None:
@@ -89,23 +90,28 @@ def test_foreign_probe_failures_count() -> None:
     token = CheckLine("Chữ ký số", "Token VNPT-CA", "fail", "Chứng thư số đã hết hạn")
     code, rc, text = verdict({"ping": [GW_OK, PUB_OK], "http": [http("dvc", "ok")]}, [token])
     assert (code, rc) == ("degraded", 1)
-    assert text.startswith("Mạng bình thường, nhưng:") and "Chứng thư số đã hết hạn" in text
+    assert text.startswith("Mạng bình thường, nhưng:")
+    assert "Chứng thư số đã hết hạn" in text
     # and they are appended to a network verdict too
     code, _, text = verdict({"ping": [GW_OK, PUB_DOWN], "http": [http("dvc", "connect_timeout")]}, [token])
-    assert code == "link_down" and "Ngoài ra: Chữ ký số – Token VNPT-CA" in text
+    assert code == "link_down"
+    assert "Ngoài ra: Chữ ký số – Token VNPT-CA" in text
 
 
 def test_packet_loss_is_degraded() -> None:
     code, _, text = verdict({"ping": [GW_OK, PUB_LOSSY]})
-    assert code == "degraded" and "Mất 40%" in text
+    assert code == "degraded"
+    assert "Mất 40%" in text
 
 
 def test_probe_that_crashed_is_reported() -> None:
     meta = Point(m="agent_probe", t=1, tg={"probe": "dns"},
                  f=clean_fields({"duration_ms": 1.0, "points": 0, **result_fields("timeout", "slow")}))  # type: ignore[arg-type]
     code, _, text = verdict({"ping": [GW_OK, PUB_OK], "dns": [meta]})
-    assert code == "degraded" and "Bộ kiểm tra dns" in text
+    assert code == "degraded"
+    assert "Bộ kiểm tra dns" in text
 
 
 def test_exit_codes_distinct() -> None:
-    assert len(set(EXIT_CODES.values())) == len(EXIT_CODES) and 2 not in EXIT_CODES.values()
+    assert len(set(EXIT_CODES.values())) == len(EXIT_CODES)
+    assert 2 not in EXIT_CODES.values()

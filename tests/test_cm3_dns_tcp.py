@@ -63,10 +63,12 @@ async def test_dns_resolver_answers_and_nxdomain(dnsmasq: int) -> None:
     points = {p.tg["query"]: p for p in await probe.collect()}
     ok = points["dvc.test"]
     assert ok.f["result"] == "ok", ok.f
-    assert ok.f["address"] == "10.203.9.10" and ok.f["answers"] == 1
+    assert ok.f["address"] == "10.203.9.10"
+    assert ok.f["answers"] == 1
     assert float(ok.f["lookup_ms"]) > 0.0
     nx = points["www.nx.test"]
-    assert nx.f["result"] == "nxdomain" and nx.f["ok"] == 0
+    assert nx.f["result"] == "nxdomain"
+    assert nx.f["ok"] == 0
 
 
 async def test_dns_silent_resolver_times_out() -> None:
@@ -78,14 +80,16 @@ async def test_dns_silent_resolver_times_out() -> None:
         [pt] = await probe.collect()
     assert pt.f["result"] == "timeout", pt.f
     line = DnsProbe.check_lines([pt])[0]
-    assert line.status == "fail" and "không trả lời" in line.text
+    assert line.status == "fail"
+    assert "không trả lời" in line.text
 
 
 async def test_dns_system_resolver_localhost() -> None:
     probe = DnsProbe(DnsConfig(names=["localhost"], system=True), CTX)
     [pt] = await probe.collect()
     assert pt.tg["resolver"] == "system"
-    assert pt.f["result"] == "ok" and pt.f["address"] == "127.0.0.1"
+    assert pt.f["result"] == "ok"
+    assert pt.f["address"] == "127.0.0.1"
 
 
 async def test_tcp_connect_ok_and_refused() -> None:
@@ -98,5 +102,6 @@ async def test_tcp_connect_ok_and_refused() -> None:
         points = {p.tg["name"]: p for p in await probe.collect()}
     finally:
         server.close()
-    assert points["open"].f["result"] == "ok" and float(points["open"].f["connect_ms"]) >= 0.0
+    assert points["open"].f["result"] == "ok"
+    assert float(points["open"].f["connect_ms"]) >= 0.0
     assert points["closed"].f["result"] == "connect_refused"

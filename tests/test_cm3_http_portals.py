@@ -87,7 +87,8 @@ async def test_expired_certificate(ca: TestCA) -> None:
     assert pt.f["tls_chain_valid"] == 0
     assert -3 < float(pt.f["tls_days_left"]) < -1
     lines = HttpProbe.check_lines([pt])
-    assert lines[0].status == "fail" and "hết hạn" in lines[0].text
+    assert lines[0].status == "fail"
+    assert "hết hạn" in lines[0].text
 
 
 async def test_soon_to_expire_certificate_warns(ca: TestCA) -> None:
@@ -97,7 +98,8 @@ async def test_soon_to_expire_certificate_warns(ca: TestCA) -> None:
     assert pt.f["tls_expiring"] == 1
     assert 4 < float(pt.f["tls_days_left"]) < 5.1
     line = HttpProbe.check_lines([pt])[0]
-    assert line.status == "warn" and "còn 5 ngày" in line.text
+    assert line.status == "warn"
+    assert "còn 5 ngày" in line.text
 
 
 async def test_unknown_ca_is_tls_error(ca: TestCA, tmp_path: Path) -> None:
@@ -134,7 +136,8 @@ async def test_catalogue_patterns_catch_maintenance(ca: TestCA) -> None:
 async def test_redirects_followed_and_limited(ca: TestCA) -> None:
     async with portal(ca) as p:
         pt = await run(HttpTarget(name="r", url=url(p, "/redirect/3"), ca_file=str(ca.ca_file)))
-        assert pt.f["result"] == "ok" and pt.f["redirects"] == 3
+        assert pt.f["result"] == "ok"
+        assert pt.f["redirects"] == 3
         pt = await run(HttpTarget(name="r", url=url(p, "/loop"), ca_file=str(ca.ca_file), max_redirects=4))
     assert pt.f["result"] == "too_many_redirects"
 
@@ -144,7 +147,8 @@ async def test_reset_and_refused_and_status() -> None:
         pt = await run(HttpTarget(name="x", url=url(p, "/reset", tls=False)))
         assert pt.f["result"] == "reset", pt.f
         pt = await run(HttpTarget(name="x", url=url(p, "/status/503", tls=False)))
-        assert pt.f["result"] == "http_status" and pt.f["status_code"] == 503
+        assert pt.f["result"] == "http_status"
+        assert pt.f["status_code"] == 503
         port = p.port
     pt = await run(HttpTarget(name="x", url=f"http://127.0.0.1:{port}/ok"))
     assert pt.f["result"] == "connect_refused", pt.f
@@ -157,7 +161,7 @@ async def test_through_connect_proxy(ca: TestCA) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         seen.append(head.split(b"\r\n")[0])
-        host, port = head.split(b" ")[1].decode().rsplit(":", 1)
+        _host, port = head.split(b" ")[1].decode().rsplit(":", 1)
         up_r, up_w = await asyncio.open_connection("127.0.0.1", int(port))
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
 
@@ -179,4 +183,5 @@ async def test_through_connect_proxy(ca: TestCA) -> None:
     finally:
         proxy.close()
     assert pt.f["result"] == "ok", pt.f
-    assert seen and seen[0].startswith(b"CONNECT localhost:")
+    assert seen
+    assert seen[0].startswith(b"CONNECT localhost:")

@@ -64,19 +64,26 @@ def classify(hops: list[Hop]) -> str:
 
 
 def trace_scapy(target: str, max_hops: int, timeout: float) -> list[Hop]:
-    """ICMP echo with TTL 1..max_hops, all sent at once (blocking: run it in a thread)."""
+    """ICMP echo with TTL 1..max_hops, all sent at once (blocking: run it in a thread).
+
+    Routers rate-limit the ICMP errors they send (Linux: about one a second per destination after a
+    small burst), and a failing site has usually just spent that budget on pings; so when nothing
+    answered, the first hops are asked once more, after the timeout has let the budget refill.
+    """
     from scapy.layers.inet import ICMP, IP  # lazy: heavy
     from scapy.sendrecv import sr
 
-    answered, _ = sr(IP(dst=target, ttl=(1, max_hops)) / ICMP(id=0x4353), timeout=timeout, verbose=0)
     hops: dict[int, Hop] = {}
-    for sent, received in answered:
-        ttl = int(sent[IP].ttl)
-        src = str(received[IP].src)
-        icmp: Any = received.getlayer(ICMP)
-        reached = src == target or (icmp is not None and int(icmp.type) == 0)
-        if ttl not in hops:
-            hops[ttl] = Hop(ttl, src, reached)
+    for last_ttl in (max_hops, min(3, max_hops)):
+        answered, _ = sr(IP(dst=target, ttl=(1, last_ttl)) / ICMP(id=0x4353), timeout=timeout, verbose=0)
+        for sent, received in answered:
+            ttl = int(sent[IP].ttl)
+            src = str(received[IP].src)
+            icmp: Any = received.getlayer(ICMP)
+            reached = src == target or (icmp is not None and int(icmp.type) == 0)
+            hops.setdefault(ttl, Hop(ttl, src, reached))
+        if hops:
+            break
     return [hops[k] for k in sorted(hops)]
 
 
@@ -99,14 +106,9 @@ class TracerouteProbe(Probe[TracerouteConfig]):
         ts = self.ctx.clock_ns()
         tags = {"target": t.host, "name": t.name or t.host}
         cfg = self.config
-        if not cfg.always:
-            try:
-                host = await async_ping(t.host, count=cfg.ping_count, interval=0.2, timeout=1.0, privileged=True)
-                if host.packets_received > 0:
-                    return self.point("traceroute", {"traced": 0, "stopped_at": "reached",
-                                                     **result_fields(RESULT_OK)}, tags, ts)
-            except (ICMPLibError, OSError):
-                pass  # fall through to the trace, which reports its own error
+        if not cfg.always and await self._answers(t.host):
+            return self.point("traceroute", {"traced": 0, "stopped_at": "reached", **result_fields(RESULT_OK)},
+                              tags, ts)
         if netinfo.default_route() is None and not netinfo.source_address_for(t.host):
             return self.point("traceroute", {"traced": 0, "hops_answered": 0, "stopped_at": "lan",
                                              **result_fields("no_route", "no default route")}, tags, ts)
@@ -118,6 +120,13 @@ class TracerouteProbe(Probe[TracerouteConfig]):
             return self.point("traceroute", {"traced": 1, **result_fields("error", f"{type(exc).__name__}: {exc}")},
                               tags, ts)
         where = classify(hops)
+        if where == "lan":
+            # Silence may be the gateway's ICMP-error rate limit (spent by the very traffic that failed):
+            # an echo reply from the gateway proves the LAN is fine and the path stops right after it.
+            route = netinfo.default_route()
+            if route is not None and route.gateway and await self._answers(route.gateway):
+                hops = [Hop(1, route.gateway, False)]
+                where = "first_isp_hop"
         last = max(hops, key=lambda h: h.ttl) if hops else None
         fields: dict[str, float | int | str | bool | None] = {
             "traced": 1, "hops_answered": len(hops), "stopped_at": where,
@@ -128,6 +137,13 @@ class TracerouteProbe(Probe[TracerouteConfig]):
         else:
             fields.update(result_fields(_CODES[where], _REASONS[where]))
         return self.point("traceroute", fields, tags, ts)
+
+    async def _answers(self, host: str) -> bool:
+        try:
+            reply = await async_ping(host, count=self.config.ping_count, interval=0.2, timeout=1.0, privileged=True)
+        except (ICMPLibError, OSError):
+            return False
+        return bool(reply.packets_received)
 
     @classmethod
     def check_lines(cls, points: list[Point]) -> list[CheckLine]:
