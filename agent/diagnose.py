@@ -67,7 +67,7 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine]) -> Verdict
     uplink = [p for p in pts if p.m == "uplink"]
 
     foreign = [ln for ln in lines if ln.status == "fail" and ln.section not in ("Mạng", "Cổng dịch vụ")]
-    foreign_text = [f"{ln.section} – {ln.target}: {ln.text}".rstrip(": ") for ln in foreign]
+    foreign_text = [f"{ln.section} – {ln.target}: {ln.text}".rstrip(": .") for ln in foreign]
 
     def verdict(code: str, text: str, details: list[str]) -> Verdict:
         if foreign_text and code != "degraded":
@@ -122,7 +122,7 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine]) -> Verdict
 
     problems = [ln for ln in lines if ln.status in ("fail", "warn")]
     if problems:
-        listed = "; ".join(f"{ln.section} – {ln.target}: {ln.text}".rstrip(": ") for ln in problems)
+        listed = "; ".join(f"{ln.section} – {ln.target}: {ln.text}".rstrip(": .") for ln in problems)
         return Verdict("degraded", f"Mạng bình thường, nhưng: {listed}.",
                        [f"{ln.section} – {ln.target}: {ln.status}" for ln in problems])
     return Verdict("ok", "Mọi thứ bình thường: máy, đường truyền và các cổng dịch vụ đều hoạt động tốt.", [])

@@ -203,7 +203,7 @@ def clean(site: Site) -> Iterator[Site]:
 def probes(site: Site, **over: Any) -> dict[str, Any]:
     ca = str(site.ca.ca_file)
     cfg: dict[str, Any] = {
-        "ping": {"count": 5, "packet_interval": 0.02, "packet_timeout": 0.5, "targets": [
+        "ping": {"gateway": True, "count": 5, "packet_interval": 0.02, "packet_timeout": 0.5, "targets": [
             {"host": "10.203.9.1", "name": "dns-isp", "role": "isp_dns"},
             {"host": "10.203.9.8", "name": "public", "role": "public"}]},
         "dns": {"resolvers": [{"address": "10.203.9.1", "name": "isp-dns"}], "names": ["dvc.test"],
@@ -263,7 +263,7 @@ def test_random_loss_is_measured(clean: Site) -> None:
     # 50% of echo requests leaving the site dropped at random; 60 packets -> loss within ±4 sigma
     clean.ns(clean.r, "iptables", "-A", "FORWARD", "-i", clean.dev("r0"), "-p", "icmp", "-m", "statistic",
              "--mode", "random", "--probability", "0.5", "-j", "DROP")
-    cfg = probes(clean, ping={"count": 60, "packet_interval": 0.01, "packet_timeout": 0.25, "targets": [
+    cfg = probes(clean, ping={"gateway": True, "count": 60, "packet_interval": 0.01, "packet_timeout": 0.25, "targets": [
         {"host": "10.203.9.8", "name": "public", "role": "public"}]})
     del cfg["traceroute"]
     rc, out = clean.check(cfg)

@@ -5,7 +5,7 @@ gateway / isp_dns / public / datacentre / other): sent, received (count), loss_p
 rtt_min_ms, rtt_avg_ms, rtt_median_ms, rtt_max_ms, jitter_ms (mean absolute difference of consecutive
 RTTs), plus result/ok/reason.
 
-The default gateway is found automatically (``gateway: true``, the default) and pinged as the target
+The default gateway is found automatically (``gateway: true``) and pinged as the target
 with role ``gateway``; when this machine has no default route the gateway point says ``no_route``.
 
 Result codes: ok; unreachable (no reply at all); no_route (no default gateway: this PC has no network);
@@ -52,8 +52,9 @@ class PingConfig(ProbeConfig, kw_only=True):
     packet_timeout: Duration = Duration(1.0)
     privileged: bool | None = None
     """None: raw sockets when running as root/Administrator, unprivileged ICMP otherwise."""
-    gateway: bool = True
-    """Also ping the default gateway, found from the routing table (role ``gateway``)."""
+    gateway: bool = False
+    """Also ping the default gateway, found from the routing table (role ``gateway``). Off by default so
+    that a config which pings only local targets keeps doing so; site configs (and ``check``) turn it on."""
 
 
 def jitter(rtts: list[float]) -> float:
