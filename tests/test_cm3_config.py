@@ -64,3 +64,30 @@ def test_full_network_config_parses() -> None:
 ])
 def test_traceroute_classification(hops: list[Hop], where: str) -> None:
     assert classify(hops) == where
+
+
+def test_uplink_link_matching() -> None:
+    from agent.probes.uplink import Link, match_link
+
+    links = [Link(name="VNPT", gateways=["192.168.1.1"], public_prefixes=["113.160.0.0/11"]),
+             Link(name="Viettel", gateways=["192.168.2.0/24"], interfaces=["wwan0"])]
+    assert match_link(links, "192.168.1.1", "eth0") == "VNPT"
+    assert match_link(links, "192.168.2.254", "eth0") == "Viettel"
+    assert match_link(links, "10.0.0.1", "wwan0") == "Viettel"
+    assert match_link(links, "10.0.0.1", "eth0", "113.161.2.3") == "VNPT"
+    assert match_link(links, "10.0.0.1", "eth0", "27.72.0.1") == "unknown"
+
+
+def test_default_route_from_proc_format(tmp_path: Path) -> None:
+    from agent.netinfo import default_routes_linux
+
+    table = tmp_path / "route"
+    table.write_text(
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        "eth1\t00000000\t0102A8C0\t0003\t0\t0\t200\t00000000\t0\t0\t0\n"
+        "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+        "eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n")
+    routes = default_routes_linux(table)
+    assert [(r.gateway, r.interface) for r in routes] == [("192.168.1.1", "eth0"), ("192.168.2.1", "eth1")]
+    table.write_text(table.read_text().splitlines()[0] + "\n")
+    assert default_routes_linux(table) == []

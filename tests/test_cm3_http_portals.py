@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -119,18 +120,31 @@ async def test_maintenance_page_with_200_is_down(ca: TestCA) -> None:
     assert pt.f["ok"] == 0
 
 
-async def test_catalogue_patterns_catch_maintenance(ca: TestCA) -> None:
-    async with portal(ca) as p:
-        cfg_targets = [HttpTarget(name="dvc-phutho", url=url(p, "/maint"), ca_file=str(ca.ca_file))]
-        probe = HttpProbe(HttpConfig(catalogue="phutho", targets=cfg_targets,
-                                     skip=["dvc-quoc-gia", "tthc-phutho", "qlvb-phutho", "email-phutho", "hop-truc-tuyen"]),
-                          ProbeContext(agent_id="t"))
-        # the override replaced the catalogue entry wholesale: give it the catalogue's patterns back
-        assert [t.name for t in probe.config.targets] == ["dvc-phutho"]
+async def test_catalogue_patterns_catch_maintenance(ca: TestCA, tmp_path: Path) -> None:
     full = HttpConfig(catalogue="phutho")
     names = [t.name for t in full.targets]
     assert {"dvc-quoc-gia", "dvc-phutho", "tthc-phutho", "qlvb-phutho", "email-phutho", "hop-truc-tuyen"} <= set(names)
     assert all(t.fail_if_matches for t in full.targets)
+    shipped = next(t for t in full.targets if t.name == "dvc-phutho")
+    async with portal(ca) as p:
+        # a catalogue file of one's own (a path), with the shipped maintenance patterns, pointing at the local portal
+        own = tmp_path / "services-local.yaml"
+        own.write_text(json.dumps([
+            {"name": "maint", "url": url(p, "/maint"), "ca_file": str(ca.ca_file), "fail_if_matches": shipped.fail_if_matches},
+            {"name": "fine", "url": url(p, "/ok"), "ca_file": str(ca.ca_file), "fail_if_matches": shipped.fail_if_matches},
+        ]))
+        probe = HttpProbe(HttpConfig(catalogue=str(own)), ProbeContext(agent_id="t"))
+        got = {pt.tg["service"]: pt.f["result"] for pt in await probe.collect()}
+    assert got == {"maint": "content_mismatch", "fine": "ok"}
+
+
+def test_catalogue_override_and_skip() -> None:
+    cfg = HttpConfig(catalogue="phutho", skip=["hop-truc-tuyen"],
+                     targets=[HttpTarget(name="dvc-phutho", url="https://dvc.example.test/")])
+    by_name = {t.name: t for t in cfg.targets}
+    assert "hop-truc-tuyen" not in by_name
+    assert by_name["dvc-phutho"].url == "https://dvc.example.test/"
+    assert by_name["dvc-quoc-gia"].url.startswith("https://dichvucong.gov.vn")
 
 
 async def test_redirects_followed_and_limited(ca: TestCA) -> None:
