@@ -82,12 +82,12 @@ def _name(parts: object) -> str:
         return ""
 
 
-async def _fetch_unverified_cert(host: str, port: int, addr: str, server_hostname: str, timeout: float) -> bytes | None:
+async def _fetch_unverified_cert(host: str, port: int, addr: str, server_hostname: str, limit: float) -> bytes | None:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             _reader, writer = await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=server_hostname)
     except (OSError, TimeoutError, ssl.SSLError):
         return None
