@@ -1,15 +1,20 @@
-"""``commune-agent check``: run every configured probe once, print a table and a verdict."""
+"""``commune-agent check``: run every configured probe once, print a table and a one-line verdict in
+Vietnamese (agent.diagnose), exit with the verdict's code; ``--json`` prints the same machine-readably."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 
 from agent.config import AgentConfig
+from agent.diagnose import Verdict, diagnose
 from agent.probes import REGISTRY
 from agent.probes.base import CheckLine, ProbeContext
 from agent.runner import build_probes, run_probe_once
 from agent.wire import Point
+
+STATUS_TEXT = {"ok": "TỐT", "warn": "CẢNH BÁO", "fail": "LỖI"}
 
 
 async def collect_once(cfg: AgentConfig) -> dict[str, list[Point]]:
@@ -23,29 +28,47 @@ async def collect_once(cfg: AgentConfig) -> dict[str, list[Point]]:
 
 
 def check_lines(results: dict[str, list[Point]]) -> list[CheckLine]:
-    return [line for name, pts in results.items() for line in REGISTRY[name].check_lines(pts)]
+    lines = []
+    for name, pts in results.items():
+        lines.extend(REGISTRY[name].check_lines([p for p in pts if p.m != "agent_probe"]))
+        for meta in (p for p in pts if p.m == "agent_probe" and p.f.get("ok") == 0):
+            lines.append(CheckLine("Hệ thống", f"Bộ kiểm tra {name}", "fail",
+                                   f"Bộ kiểm tra không chạy xong ({meta.f.get('result')}: {meta.f.get('reason', '')})."))
+    return lines
 
 
-def _target(point: Point) -> str:
-    for key in ("service", "name", "target", "interface", "path", "probe"):
-        if key in point.tg:
-            return point.tg[key]
-    return ""
+def _width(text: str) -> int:
+    return sum(0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def render_table(lines: list[CheckLine]) -> str:
+    rows = [(ln.section, ln.target, STATUS_TEXT.get(ln.status, ln.status), ln.text) for ln in lines]
+    head = ("Mục", "Đối tượng", "Kết quả", "Chi tiết")
+    widths = [max([_width(head[i])] + [_width(r[i]) for r in rows]) for i in range(3)]
+    out = ["  ".join(_pad(h, w) for h, w in zip(head[:3], widths, strict=True)) + "  " + head[3]]
+    out.append("-" * (sum(widths) + 6 + 8))
+    out += ["  ".join(_pad(c, w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows]
+    return "\n".join(out)
 
 
 def run_check(cfg: AgentConfig, as_json: bool = False) -> int:
     results = asyncio.run(collect_once(cfg))
-    points = [p for pts in results.values() for p in pts]
-    failed = [p for p in points if p.f.get("ok") == 0]
-    verdict = "Mọi thứ bình thường." if not failed else f"Có {len(failed)} kiểm tra lỗi."
-    code = 0 if not failed else 1
+    lines = check_lines(results)
+    verdict: Verdict = diagnose(results, lines)
     if as_json:
-        print(json.dumps({"verdict": verdict, "exit_code": code,
-                          "results": [{"measurement": p.m, "tags": p.tg, "fields": p.f} for p in points]},
-                         ensure_ascii=False, indent=2))
-        return code
-    for p in points:
-        if "result" in p.f:
-            print(f"{p.m:12} {_target(p):28} {p.f['result']!s:18} {p.f.get('reason', '')}")
-    print(verdict)
-    return code
+        points = [p for pts in results.values() for p in pts]
+        print(json.dumps({
+            "verdict": verdict.as_dict(),
+            "exit_code": verdict.exit_code,
+            "lines": [{"section": ln.section, "target": ln.target, "status": ln.status, "text": ln.text} for ln in lines],
+            "results": [{"measurement": p.m, "tags": p.tg, "fields": p.f} for p in points],
+        }, ensure_ascii=False, indent=2))
+        return verdict.exit_code
+    print(render_table(lines))
+    print()
+    print(f"KẾT LUẬN: {verdict.text}")
+    return verdict.exit_code

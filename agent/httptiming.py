@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import socket
 import ssl
 import time
@@ -141,11 +142,14 @@ class TimedHTTP:
         t0 = clock()
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(conn_host, conn_port, family=spec.family, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise ProbeFailure("dns_error", f"cannot resolve {conn_host}: {exc.strerror or exc}") from None
+            addr = str(ipaddress.ip_address(conn_host))  # an address literal needs no lookup (as in curl)
+        except ValueError:
+            try:
+                infos = await loop.getaddrinfo(conn_host, conn_port, family=spec.family, type=socket.SOCK_STREAM)
+            except socket.gaierror as exc:
+                raise ProbeFailure("dns_error", f"cannot resolve {conn_host}: {exc.strerror or exc}") from None
+            addr = str(infos[0][4][0])
         ph["dns"] += (clock() - t0) * 1000.0
-        addr = str(infos[0][4][0])
         resp.remote_addr = addr
 
         # TCP connect

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from agent.probes.base import Probe, ProbeConfig
+from agent.probes.dns import DnsProbe
 from agent.probes.host import HostProbe
 from agent.probes.http import HttpProbe
 from agent.probes.ping import PingProbe
 from agent.probes.synthetic import SyntheticProbe
+from agent.probes.tcp import TcpProbe
 from agent.probes.token import TokenProbe
+from agent.probes.traceroute import TracerouteProbe
+from agent.probes.uplink import UplinkProbe
 
 REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
     "host": HostProbe,  # type: ignore[dict-item]
@@ -15,6 +19,10 @@ REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
     "http": HttpProbe,  # type: ignore[dict-item]
     "synthetic": SyntheticProbe,  # type: ignore[dict-item]
     "token": TokenProbe,  # type: ignore[dict-item]
+    "dns": DnsProbe,  # type: ignore[dict-item]
+    "tcp": TcpProbe,  # type: ignore[dict-item]
+    "uplink": UplinkProbe,  # type: ignore[dict-item]
+    "traceroute": TracerouteProbe,  # type: ignore[dict-item]
 }
 
 __all__ = ["REGISTRY", "Probe", "ProbeConfig"]

@@ -3,7 +3,12 @@
 Measurement ``http`` (tags ``service`` = configured name, ``url``):
 status_code, dns_ms, connect_ms, tls_ms, processing_ms (request sent -> first byte),
 transfer_ms, first_byte_ms (start -> first byte, like curl's time_starttransfer), total_ms,
-body_bytes, redirects, tls_days_left, tls_chain_valid (1/0), plus result/ok/reason.
+body_bytes, redirects, tls_days_left (float, days), tls_chain_valid (1/0), tls_expiring (1/0: fewer
+than ``cert_warn_days`` left), slow (1/0: total above ``slow_ms``), plus result/ok/reason.
+
+Targets come from ``targets`` and, with ``catalogue: phutho`` (or a path to a YAML file), from a
+shipped service catalogue (agent/defaults/services-<name>.yaml); a target with the same name
+overrides a catalogue entry and ``skip`` removes entries.
 
 Result codes: ok; dns_error; connect_refused; connect_error; connect_timeout; tls_error; cert_expired;
 tls_timeout; read_timeout; reset; bad_response; http_status (status not expected);
@@ -17,18 +22,21 @@ import asyncio
 import re
 import ssl
 import time
-from typing import Annotated, ClassVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 
 from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, Probe, ProbeConfig, result_fields
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
 
 class HttpTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    label: str = ""
+    """Human name shown in ``commune-agent check`` (Vietnamese), default: ``name``."""
     url: Annotated[str, msgspec.Meta(pattern=r"^https?://")]
     method: str = "GET"
     headers: dict[str, str] = msgspec.field(default_factory=dict)
@@ -55,6 +63,41 @@ class HttpConfig(ProbeConfig, kw_only=True):
     proxy: str = ""
     """Default proxy for every target (http://host:port)."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=0)] = 256 * 1024
+    catalogue: str = ""
+    """A shipped catalogue name (``phutho``) or a YAML file of targets; merged before ``targets``."""
+    skip: list[str] = msgspec.field(default_factory=list)
+    """Catalogue services to leave out, by name."""
+    cert_warn_days: Annotated[float, msgspec.Meta(ge=0)] = 14.0
+    request_timeout: Duration = Duration(10)
+    """Per-request limit (redirects included); keep it below the probe's ``timeout``."""
+
+    def __post_init__(self) -> None:
+        if not self.catalogue:
+            return
+        merged = {t.name: t for t in load_catalogue(self.catalogue) if t.name not in self.skip}
+        for t in self.targets:
+            merged[t.name] = t
+        self.targets = list(merged.values())
+
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "defaults"
+
+
+def load_catalogue(name: str) -> list[HttpTarget]:
+    """``phutho`` -> agent/defaults/services-phutho.yaml; anything with a '/' or '.yaml' is a path."""
+    import yaml
+
+    from agent.units import dec_hook
+
+    path = Path(name) if ("/" in name or name.endswith((".yaml", ".yml"))) else CATALOGUE_DIR / f"services-{name}.yaml"
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"catalogue {name!r}: cannot read {path}: {exc}") from None
+    try:
+        return msgspec.convert(data, list[HttpTarget], dec_hook=dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"catalogue {path}: {exc}") from None
 
 
 def _compile(target: HttpTarget) -> tuple[re.Pattern[str] | None, list[re.Pattern[str]]]:
@@ -92,7 +135,7 @@ class HttpProbe(Probe[HttpConfig]):
             max_body_bytes=self.config.max_body_bytes, ssl_context=self._contexts[target.name],
             proxy=target.proxy or self.config.proxy,
         )
-        timeout = target.timeout or self.config.timeout
+        timeout = target.timeout or self.config.request_timeout
         code, reason = RESULT_OK, ""
         try:
             async with asyncio.timeout(timeout):
@@ -106,7 +149,8 @@ class HttpProbe(Probe[HttpConfig]):
             reason = f"no answer within {timeout:g}s during {phase}"
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             code, reason = "bad_response" if isinstance(exc, ValueError) else "reset", f"{type(exc).__name__}: {exc}"
-        return self.point("http", self._fields(target, resp, code, reason), {"service": target.name, "url": target.url}, ts)
+        tags = {"service": target.name, "url": target.url[:256], "label": target.label or target.name}
+        return self.point("http", self._fields(target, resp, code, reason), tags, ts)
 
     def _judge(self, target: HttpTarget, resp: Response) -> tuple[str, str]:
         if resp.status not in target.valid_status:
@@ -131,8 +175,49 @@ class HttpProbe(Probe[HttpConfig]):
             **result_fields(code, reason),
         }
         if resp.cert is not None:
-            fields["tls_days_left"] = (resp.cert.not_after - time.time()) / 86400.0
+            days_left = (resp.cert.not_after - time.time()) / 86400.0
+            fields["tls_days_left"] = days_left
             fields["tls_chain_valid"] = 1 if resp.cert.verified else 0
+            fields["tls_expiring"] = 1 if days_left < self.config.cert_warn_days else 0
         if target.slow_ms is not None:
             fields["slow"] = 1 if resp.total_ms > target.slow_ms else 0
         return fields
+
+    @classmethod
+    def check_lines(cls, points: list[Point]) -> list[CheckLine]:
+        out = []
+        for p in points:
+            if p.m != "http":
+                continue
+            label = p.tg.get("label", p.tg.get("service", ""))
+            total = float(p.f.get("total_ms", 0.0))
+            if p.f.get("ok") != 1:
+                code = str(p.f.get("result", ""))
+                out.append(CheckLine("Cổng dịch vụ", label, "fail", f"{FAIL_TEXT.get(code, 'Không truy cập được')} ({code})."))
+            elif p.f.get("slow") == 1:
+                out.append(CheckLine("Cổng dịch vụ", label, "warn", f"Truy cập được nhưng chậm: {total / 1000:.1f} giây."))
+            elif p.f.get("tls_expiring") == 1:
+                days = float(p.f.get("tls_days_left", 0.0))
+                out.append(CheckLine("Cổng dịch vụ", label, "warn",
+                                     f"Chứng chỉ bảo mật của cổng còn {days:.0f} ngày là hết hạn: báo cho đơn vị quản lý cổng."))
+            else:
+                out.append(CheckLine("Cổng dịch vụ", label, "ok", f"Truy cập được trong {total:.0f} ms."))
+        return out
+
+
+FAIL_TEXT = {
+    "dns_error": "Không phân giải được tên miền của cổng",
+    "connect_refused": "Máy chủ của cổng từ chối kết nối",
+    "connect_error": "Không kết nối được tới máy chủ của cổng",
+    "connect_timeout": "Kết nối tới cổng quá thời gian chờ",
+    "tls_error": "Lỗi kết nối bảo mật (TLS/chứng chỉ)",
+    "cert_expired": "Chứng chỉ bảo mật của cổng đã hết hạn",
+    "tls_timeout": "Bắt tay bảo mật (TLS) quá thời gian chờ",
+    "read_timeout": "Cổng không trả lời kịp thời",
+    "reset": "Kết nối bị ngắt giữa chừng",
+    "http_status": "Cổng trả về mã lỗi HTTP",
+    "content_mismatch": "Cổng đang bảo trì hoặc hiển thị trang lỗi",
+    "too_many_redirects": "Cổng chuyển hướng quá nhiều lần",
+    "proxy_error": "Lỗi máy chủ proxy",
+    "bad_response": "Cổng trả lời không đúng giao thức",
+}

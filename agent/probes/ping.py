@@ -1,11 +1,16 @@
 """ping: ICMP echo rounds (icmplib), SmokePing style: several packets per round per target.
 
-Measurement ``ping`` (tags ``target`` = address or name as configured, ``name`` = label):
-sent, received (count), loss_percent (0-100), rtt_min_ms, rtt_avg_ms, rtt_median_ms, rtt_max_ms,
-jitter_ms (mean absolute difference of consecutive RTTs), plus result/ok/reason.
+Measurement ``ping`` (tags ``target`` = address or name as configured, ``name`` = label, ``role`` =
+gateway / isp_dns / public / datacentre / other): sent, received (count), loss_percent (0-100),
+rtt_min_ms, rtt_avg_ms, rtt_median_ms, rtt_max_ms, jitter_ms (mean absolute difference of consecutive
+RTTs), plus result/ok/reason.
 
-Result codes: ok; unreachable (no reply at all); dns_error (name did not resolve);
-permission_error (no raw socket and unprivileged ICMP not allowed); error (anything else).
+The default gateway is found automatically (``gateway: true``) and pinged as the target
+with role ``gateway``; when this machine has no default route the gateway point says ``no_route``.
+
+Result codes: ok; unreachable (no reply at all); no_route (no default gateway: this PC has no network);
+dns_error (name did not resolve); permission_error (no raw socket and unprivileged ICMP not allowed);
+error (anything else). Partial loss is still ``ok``: read ``loss_percent``.
 """
 
 from __future__ import annotations
@@ -14,19 +19,28 @@ import asyncio
 import itertools
 import os
 import statistics
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from icmplib import ICMPLibError, NameLookupError, SocketPermissionError, async_ping
 
-from agent.probes.base import RESULT_OK, Probe, ProbeConfig, result_fields
+from agent import netinfo
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
+
+LOSS_WARN_PERCENT = 20.0  # loss at or above this is a warning in ``commune-agent check``
+Role = Literal["gateway", "isp_dns", "public", "datacentre", "other"]
+ROLE_LABELS: dict[str, str] = {
+    "gateway": "cổng mạng (gateway)", "isp_dns": "DNS nhà mạng", "public": "địa chỉ Internet công cộng",
+    "datacentre": "trung tâm dữ liệu tỉnh", "other": "máy đích",
+}
 
 
 class PingTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)]
     name: str = ""
+    role: Role = "other"
 
 
 class PingConfig(ProbeConfig, kw_only=True):
@@ -38,6 +52,9 @@ class PingConfig(ProbeConfig, kw_only=True):
     packet_timeout: Duration = Duration(1.0)
     privileged: bool | None = None
     """None: raw sockets when running as root/Administrator, unprivileged ICMP otherwise."""
+    gateway: bool = False
+    """Also ping the default gateway, found from the routing table (role ``gateway``). Off by default so
+    that a config which pings only local targets keeps doing so; site configs (and ``check``) turn it on."""
 
 
 def jitter(rtts: list[float]) -> float:
@@ -56,12 +73,51 @@ class PingProbe(Probe[PingConfig]):
         geteuid = getattr(os, "geteuid", None)
         return geteuid() == 0 if geteuid else True  # Windows: icmplib needs privileged mode
 
+    def targets(self) -> tuple[list[PingTarget], list[Point]]:
+        """Configured targets plus the auto-detected gateway; a ``no_route`` point when there is none."""
+        targets = list(self.config.targets)
+        extra: list[Point] = []
+        if self.config.gateway and not any(t.role == "gateway" for t in targets):
+            route = netinfo.default_route()
+            if route is None or not route.gateway:
+                reason = "no default route" if route is None else f"default route on {route.interface} has no gateway"
+                extra.append(self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
+                                                 **result_fields("no_route", reason)},
+                                        {"target": "gateway", "name": "gateway", "role": "gateway"}))
+            else:
+                targets.insert(0, PingTarget(host=route.gateway, name="gateway", role="gateway"))
+        return targets, extra
+
     async def collect(self) -> list[Point]:
-        return list(await asyncio.gather(*(self.ping_one(t) for t in self.config.targets)))
+        targets, extra = self.targets()
+        return extra + list(await asyncio.gather(*(self.ping_one(t) for t in targets)))
+
+    @classmethod
+    def check_lines(cls, points: list[Point]) -> list[CheckLine]:
+        lines = []
+        for p in points:
+            if p.m != "ping":
+                continue
+            role = p.tg.get("role", "other")
+            label = f"Ping {p.tg.get('name', '')} ({ROLE_LABELS.get(role, role)})"
+            loss = float(p.f.get("loss_percent", 100.0))
+            if p.f.get("result") == "no_route":
+                lines.append(CheckLine("Mạng", label, "fail",
+                                       "Máy tính không có đường mạng mặc định: kiểm tra dây mạng/Wi-Fi của máy."))
+            elif p.f.get("ok") != 1:
+                lines.append(CheckLine("Mạng", label, "fail",
+                                       f"Không có phản hồi từ {p.tg.get('target', '')} ({p.f.get('result')})."))
+            elif loss >= LOSS_WARN_PERCENT:
+                lines.append(CheckLine("Mạng", label, "warn",
+                                       f"Mất {loss:.0f}% gói tin, trễ trung vị {float(p.f.get('rtt_median_ms', 0.0)):.1f} ms."))
+            else:
+                lines.append(CheckLine("Mạng", label, "ok",
+                                       f"Mất {loss:.0f}% gói, trễ trung vị {float(p.f.get('rtt_median_ms', 0.0)):.1f} ms."))
+        return lines
 
     async def ping_one(self, target: PingTarget) -> Point:
         cfg = self.config
-        tags = {"target": target.host, "name": target.name or target.host}
+        tags = {"target": target.host, "name": target.name or target.host, "role": target.role}
         ts = self.ctx.clock_ns()
         try:
             host = await async_ping(
@@ -72,7 +128,8 @@ class PingProbe(Probe[PingConfig]):
             return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
                                        **result_fields("dns_error", f"cannot resolve {target.host}")}, tags, ts)
         except SocketPermissionError as exc:
-            return self.point("ping", result_fields("permission_error", str(exc)), tags, ts)
+            return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
+                                       **result_fields("permission_error", str(exc))}, tags, ts)
         except (ICMPLibError, OSError) as exc:
             return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
                                        **result_fields("error", f"{type(exc).__name__}: {exc}")}, tags, ts)

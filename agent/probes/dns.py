@@ -1,0 +1,121 @@
+"""dns: resolution time and result per configured resolver (the ISP's DNS, public resolvers, the
+provincial DNS) and through this PC's own resolver (``system``), for each configured name.
+
+Measurement ``dns`` (tags ``resolver`` = address or ``system``, ``resolver_name`` = label, ``role`` =
+isp / public / datacentre / local / system, ``query`` = the name asked): lookup_ms (float, ms),
+answers (int, number of addresses), address (string, first address), rcode (string), plus
+result/ok/reason.
+
+Result codes: ok; nxdomain (the name does not exist); servfail; refused; no_answer (NOERROR but no
+address); timeout (no answer within ``query_timeout``); unreachable (ICMP port/host unreachable);
+bad_response; error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
+
+from agent.dnswire import DnsError, query
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.units import Duration
+from agent.wire import Point
+
+
+class Resolver(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    address: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F.:]+$")]
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 53
+    name: str = ""
+    role: Literal["isp", "public", "datacentre", "local"] = "isp"
+
+
+class DnsConfig(ProbeConfig, kw_only=True):
+    interval: Duration = Duration(60)
+    timeout: Duration = Duration(15)
+    resolvers: list[Resolver] = msgspec.field(default_factory=list)
+    system: bool = True
+    """Also time a lookup through this PC's own resolver (getaddrinfo)."""
+    names: Annotated[list[str], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["dichvucong.gov.vn"])
+    record_type: Literal["A", "AAAA"] = "A"
+    query_timeout: Duration = Duration(3)
+
+
+_RCODE_RESULT = {"nxdomain": "nxdomain", "servfail": "servfail", "refused": "refused"}
+
+
+class DnsProbe(Probe[DnsConfig]):
+    name: ClassVar[str] = "dns"
+    Config: ClassVar[type[ProbeConfig]] = DnsConfig
+
+    async def collect(self) -> list[Point]:
+        jobs = [self._one(r, q) for r in self.config.resolvers for q in self.config.names]
+        if self.config.system:
+            jobs += [self._system(q) for q in self.config.names]
+        return list(await asyncio.gather(*jobs))
+
+    async def _one(self, resolver: Resolver, qname: str) -> Point:
+        ts = self.ctx.clock_ns()
+        tags = {"resolver": resolver.address, "resolver_name": resolver.name or resolver.address,
+                "role": resolver.role, "query": qname}
+        try:
+            ans = await query(resolver.address, resolver.port, qname, self.config.record_type,
+                              float(self.config.query_timeout))
+        except DnsError as exc:
+            return self.point("dns", {"answers": 0, **result_fields(exc.code, exc.reason)}, tags, ts)
+        fields: dict[str, float | int | str | bool | None] = {
+            "lookup_ms": ans.elapsed_ms, "answers": len(ans.addresses), "rcode": ans.rcode,
+            "address": ans.addresses[0] if ans.addresses else None,
+        }
+        if ans.rcode != "noerror":
+            code = _RCODE_RESULT.get(ans.rcode, "bad_response")
+            fields.update(result_fields(code, f"{resolver.address} answered {ans.rcode.upper()} for {qname}"))
+        elif not ans.addresses:
+            fields.update(result_fields("no_answer", f"{resolver.address} has no {self.config.record_type} record for {qname}"))
+        else:
+            fields.update(result_fields(RESULT_OK))
+        return self.point("dns", fields, tags, ts)
+
+    async def _system(self, qname: str) -> Point:
+        ts = self.ctx.clock_ns()
+        tags = {"resolver": "system", "resolver_name": "system", "role": "system", "query": qname}
+        family = socket.AF_INET6 if self.config.record_type == "AAAA" else socket.AF_INET
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        try:
+            async with asyncio.timeout(float(self.config.query_timeout)):
+                infos = await loop.getaddrinfo(qname, None, family=family, type=socket.SOCK_STREAM)
+        except TimeoutError:
+            return self.point("dns", {"answers": 0, **result_fields(
+                "timeout", f"system resolver gave no answer within {self.config.query_timeout:g}s")}, tags, ts)
+        except socket.gaierror as exc:
+            code = "nxdomain" if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)) else "error"
+            if exc.errno == socket.EAI_AGAIN:
+                code = "timeout"
+            return self.point("dns", {"answers": 0, "lookup_ms": (time.perf_counter() - start) * 1000.0,
+                                      **result_fields(code, f"system resolver: {exc.strerror or exc}")}, tags, ts)
+        addrs = sorted({str(i[4][0]) for i in infos})
+        return self.point("dns", {"lookup_ms": (time.perf_counter() - start) * 1000.0, "answers": len(addrs),
+                                  "address": addrs[0] if addrs else None, "rcode": "noerror",
+                                  **result_fields(RESULT_OK)}, tags, ts)
+
+    @classmethod
+    def check_lines(cls, points: list[Point]) -> list[CheckLine]:
+        lines = []
+        for p in points:
+            if p.m != "dns":
+                continue
+            who = "DNS của máy" if p.tg.get("role") == "system" else f"DNS {p.tg.get('resolver_name', '')}"
+            target = f"{who} → {p.tg.get('query', '')}"
+            if p.f.get("ok") == 1:
+                lines.append(CheckLine("Mạng", target, "ok", f"Phân giải trong {float(p.f.get('lookup_ms', 0.0)):.1f} ms."))
+            else:
+                text = {"timeout": "Máy chủ DNS không trả lời.", "nxdomain": "Tên miền không tồn tại.",
+                        "unreachable": "Không liên lạc được với máy chủ DNS."}.get(str(p.f.get("result")),
+                                                                                  "Phân giải tên miền lỗi.")
+                lines.append(CheckLine("Mạng", target, "fail", f"{text} ({p.f.get('result')})"))
+        return lines
