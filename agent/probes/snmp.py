@@ -265,6 +265,8 @@ class SnmpProbe(Probe[SnmpConfig]):
                 return await self._poll(dev, session, tags, ts, started)
         except SnmpFailure as exc:
             fail = (exc.code, exc.reason)
+            if exc.code == "timeout" and dev.version == "3" and dev.v3 is not None:
+                fail = await self._diagnose_v3(dev) or fail
         except TimeoutError:
             fail = ("timeout", f"poll of {dev.host} did not finish within {deadline:g}s")
         except Exception as exc:  # one device's surprise must not stop the others
@@ -276,6 +278,35 @@ class SnmpProbe(Probe[SnmpConfig]):
             **result_fields(*fail),
         }
         return [self.point("snmp_device", fields, tags, ts)]
+
+    async def _diagnose_v3(self, dev: SnmpDevice) -> tuple[str, str] | None:
+        """After a v3 timeout: does the device answer an unauthenticated request for the same user?
+
+        An agent silently drops a request it cannot decrypt (wrong privacy key or protocol), which looks
+        like a dead device. If it answers noAuthNoPriv with authorizationError, it is alive and knows the
+        user, so the keys are wrong; if it says the user is unknown, the user name is wrong.
+        """
+        from pysnmp.hlapi.v3arch import asyncio as hl
+
+        assert dev.v3 is not None
+        engine = hl.SnmpEngine()
+        try:
+            async with asyncio.timeout(float(dev.timeout) + 1.0):
+                target = await hl.UdpTransportTarget.create((dev.host, dev.port), timeout=float(dev.timeout), retries=0)
+                indication, status, _, _ = await hl.get_cmd(
+                    engine, hl.UsmUserData(dev.v3.user), target, hl.ContextData(),
+                    hl.ObjectType(hl.ObjectIdentity(SYS_UPTIME)), lookupMib=False,
+                )
+        except Exception:
+            return None
+        finally:
+            engine.close_dispatcher()
+        if indication is None and status:
+            return ("auth_error", f"{dev.host} answers SNMPv3 for user {dev.v3.user!r} but drops requests with the "
+                                  f"configured keys: the privacy key or protocol is probably wrong")
+        if indication is not None and _indication_code(indication) == "auth_error":
+            return ("auth_error", f"{type(indication).__name__}: {indication} (user {dev.v3.user!r})")
+        return None
 
     async def _poll(self, dev: SnmpDevice, s: _Session, tags: dict[str, str], ts: int, started: float) -> list[Point]:
         system = await s.get([SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_NAME])
