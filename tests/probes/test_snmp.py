@@ -100,7 +100,8 @@ async def snmp_set(port: int, community: str, values: list[tuple[str, str, int]]
             engine, hl.CommunityData(community), target, hl.ContextData(),
             *(hl.ObjectType(hl.ObjectIdentity(oid), kinds[kind](v)) for oid, kind, v in values),
         )
-        assert not err and not status, f"SET failed: {err} {status}"
+        assert not err, f"SET failed: {err}"
+        assert not status, f"SET failed: {status}"
     finally:
         engine.close_dispatcher()
 
