@@ -393,7 +393,7 @@ async def test_snmpd_v2c_wrong_community_is_a_timeout(snmpd: snmp_env.Agent) -> 
     ("snmp-unknown-key.yaml", "probes.snmp.devices[0].comunity"),
     ("snmp-bad-profile-oid.yaml", "probes.snmp.profiles[0].cpu_oid"),
     ("snmp-short-v3-key.yaml", "probes.snmp.devices[0].v3.auth_key"),
-    ("snmp-unknown-profile.yaml", "probes.snmp"),
+    ("snmp-unknown-profile.yaml", "probes.snmp: device 'router': unknown profile"),
 ])
 def test_invalid_config_names_file_and_field(name: str, field: str) -> None:
     path = DATA / "invalid" / name
