@@ -7,8 +7,8 @@ GETBULK walks, numeric OIDs), CPU and memory from the vendor profile or HOST-RES
 Measurements
 - ``snmp_device`` (tags ``device``, ``host``, ``vendor``): result, ok, reason, uptime_s (float), rebooted
   (0/1), sys_name, sys_descr, sys_object_id (strings), cpu_percent, mem_percent (float, when answered),
-  interfaces, interfaces_up (int), uplink_up (0/1), uplink_in_util_percent, uplink_out_util_percent
-  (float), uplink_saturated (0/1), poll_ms (float), requests (int).
+  interfaces, interfaces_up (int), uplink_found, uplink_up (0/1), uplink_in_util_percent,
+  uplink_out_util_percent (float), uplink_saturated (0/1), poll_ms (float), requests (int).
 - ``snmp_interface`` (tags ``device``, ``interface`` = ifName or ifDescr, ``if_index``, ``role`` = uplink
   for the configured uplink): if_descr, if_alias (string), if_type, admin_status, oper_status (int, IF-MIB
   codes: 1 up, 2 down, ...), admin_up, oper_up (0/1), speed_bps (int), in_octets, out_octets (int, raw
@@ -21,8 +21,10 @@ going back), a 64-bit counter going back, or a rate above the interface speed gi
 (never a negative or absurd one); 32-bit counters that wrap are unwrapped once.
 
 Result codes (``snmp_device``): ok; timeout (no answer within timeout x retries); auth_error (SNMPv3 user,
-keys or protocols rejected); uplink_down (the device answers but its uplink is down); no_uplink (the
-configured uplink interface does not exist); error (anything else, e.g. an SNMP error status).
+keys or protocols rejected; a wrong privacy key is diagnosed with an unauthenticated request, since agents
+drop what they cannot decrypt); uplink_down (the device answers but its uplink is down); error (anything
+else, e.g. an SNMP error status). A configured uplink that does not exist is not a failure: the result
+stays ok, ``uplink_found`` is 0 and ``reason`` says so.
 """
 
 from __future__ import annotations
@@ -354,8 +356,9 @@ class SnmpProbe(Probe[SnmpConfig]):
         code, reason = RESULT_OK, ""
         if dev.uplink:
             up = summary.get("uplink")
+            fields["uplink_found"] = 0 if up is None else 1
             if up is None:
-                code, reason = "no_uplink", f"uplink interface {dev.uplink!r} not found on {dev.name}"
+                reason = f"uplink interface {dev.uplink!r} not found on {dev.name}"
             else:
                 fields["uplink_up"] = up["oper_up"]
                 fields["uplink_in_util_percent"] = up.get("in_util_percent")
@@ -467,7 +470,7 @@ class SnmpProbe(Probe[SnmpConfig]):
             if result == "uplink_down":
                 problems.append(("fail", "Cổng uplink (đường Internet) của thiết bị đang mất kết nối. "
                                          "Kiểm tra dây nối tới modem/nhà mạng."))
-            if result == "no_uplink":
+            if p.f.get("uplink_found") == 0:
                 problems.append(("warn", "Không tìm thấy cổng uplink đã cấu hình trên thiết bị."))
             if p.f.get("rebooted") == 1:
                 problems.append(("warn", f"Thiết bị vừa khởi động lại (đã chạy {_vn_duration(p.f.get('uptime_s'))}). "

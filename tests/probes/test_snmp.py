@@ -176,7 +176,8 @@ async def test_huawei_profile_cpu_and_memory(snmpsim: snmp_env.Agent) -> None:
 async def test_profile_from_config_and_missing_oids(snmpsim: snmp_env.Agent) -> None:
     """A profile added in config wins over the built-in one; OIDs the device lacks give no field, no error."""
     probe = make_probe(
-        [{"name": "sw", "host": "127.0.0.1", "port": snmpsim.port, "community": CISCO, "interfaces": ["Gi0/49", "2"]}],
+        [{"name": "sw", "host": "127.0.0.1", "port": snmpsim.port, "community": CISCO, "interfaces": ["Gi0/49", "2"],
+          "uplink": "Gi9/99"}],
         profiles=[{"name": "c3560-custom", "sys_object_id_prefixes": ["1.3.6.1.4.1.9.1.617"],
                    "cpu_oid": "1.3.6.1.4.1.9.9.999.1", "mem_percent_oid": "1.3.6.1.4.1.9.9.999.2"}],
     )
@@ -189,6 +190,9 @@ async def test_profile_from_config_and_missing_oids(snmpsim: snmp_env.Agent) -> 
     assert dev.tg["vendor"] == "c3560-custom"
     assert "cpu_percent" not in dev.f  # neither the custom OID nor HOST-RESOURCES answer on this switch
     assert set(interfaces(points, "sw")) == {UPLINK_INDEX, "2"}
+    assert dev.f["uplink_found"] == 0  # a wrong uplink name is a warning in check, not a failed device
+    assert "Gi9/99" in str(dev.f["reason"])
+    assert [line.status for line in SnmpProbe.check_lines(points)] == ["warn"]
 
 
 # --- rates, wraps, reboots ---------------------------------------------------------------------------------
