@@ -12,12 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import msgspec  # noqa: E402
+import msgspec
 
-from agent.probes.base import ProbeContext  # noqa: E402
-from agent.probes.snmp import SnmpConfig, SnmpProbe  # noqa: E402
-from agent.units import dec_hook  # noqa: E402
-from tests.probes import snmp_env  # noqa: E402
+from agent.probes.base import ProbeContext
+from agent.probes.snmp import SnmpConfig, SnmpProbe
+from agent.units import dec_hook
+from tests.probes import snmp_env
 
 
 async def bench(port: int, rounds: int, varbinds: int) -> None:
