@@ -405,3 +405,15 @@ def test_invalid_config_names_file_and_field(name: str, field: str) -> None:
         load_config(path)
     message = str(info.value)
     assert message.startswith(f"{path}: {field}"), message
+
+
+def test_agent_start_does_not_import_snmp_or_scapy() -> None:
+    """pysnmp and scapy are imported only when the snmp / lan probes run, never by ``import agent.probes``."""
+    import subprocess
+    import sys
+
+    code = ("import sys, agent.probes, agent.config; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pysnmp', 'pyasn1', 'scapy', 'cryptography'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                         cwd=snmp_env.REPO, env={"PYTHONPATH": str(snmp_env.REPO)})
+    assert out.stdout.strip() == "[]"
