@@ -211,13 +211,14 @@ class SnmpProbe(Probe[SnmpConfig]):
 
     def __init__(self, config: SnmpConfig, ctx: ProbeContext) -> None:
         super().__init__(config, ctx)
-        self._engine: Any = None
+        # one SNMP engine per device: SNMPv3 users (same name, other keys) and discovered engine IDs never mix
+        self._engines: dict[str, Any] = {}
         self._state: dict[str, _DeviceState] = {}
 
     async def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close_dispatcher()
-            self._engine = None
+        for engine in self._engines.values():
+            engine.close_dispatcher()
+        self._engines.clear()
 
     async def collect(self) -> list[Point]:
         results = await asyncio.gather(*(self.poll_device(d) for d in self.config.devices))
@@ -244,15 +245,16 @@ class SnmpProbe(Probe[SnmpConfig]):
     async def _session(self, dev: SnmpDevice) -> _Session:
         from pysnmp.hlapi.v3arch import asyncio as hl
 
-        if self._engine is None:
-            self._engine = hl.SnmpEngine()
+        engine = self._engines.get(dev.name)
+        if engine is None:
+            engine = self._engines[dev.name] = hl.SnmpEngine()
         try:
             target = await hl.UdpTransportTarget.create((dev.host, dev.port), timeout=float(dev.timeout),
                                                         retries=dev.retries)
         except Exception as exc:  # name resolution and the like
             raise SnmpFailure("error", f"cannot reach {dev.host}:{dev.port}: {exc}") from None
         context = hl.ContextData(contextName=dev.v3.context) if dev.v3 and dev.v3.context else hl.ContextData()
-        return _Session(self._engine, self._auth(dev), target, context, self.config.bulk_varbinds)
+        return _Session(engine, self._auth(dev), target, context, self.config.bulk_varbinds)
 
     # one device --------------------------------------------------------------------------
     async def poll_device(self, dev: SnmpDevice) -> list[Point]:

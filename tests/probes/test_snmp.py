@@ -380,6 +380,21 @@ async def test_snmpd_v3_wrong_keys(snmpd: snmp_env.Agent, auth_key: str, priv_ke
     assert "SNMPv3" in line.text
 
 
+async def test_same_v3_user_with_other_keys_on_two_devices(snmpd: snmp_env.Agent) -> None:
+    """Two devices with the same v3 user name but different keys in one probe do not mix their keys."""
+    probe = make_probe([
+        {"name": "good", "host": "127.0.0.1", "port": snmpd.port, "version": "3", "v3": v3()},
+        {"name": "bad", "host": "127.0.0.1", "port": snmpd.port, "version": "3", "v3": v3("wrong-auth-key"),
+         "timeout": 1, "retries": 0},
+    ])
+    try:
+        points = await collect(probe)
+    finally:
+        await probe.close()
+    assert device_point(points, "good").f["result"] == "ok"
+    assert device_point(points, "bad").f["result"] == "auth_error"
+
+
 async def test_snmpd_v2c_wrong_community_is_a_timeout(snmpd: snmp_env.Agent) -> None:
     probe = make_probe([{"name": "gw", "host": "127.0.0.1", "port": snmpd.port, "community": "nope",
                          "timeout": 0.5, "retries": 0}])
