@@ -94,6 +94,7 @@ def _resolve(cfg: LanConfig) -> tuple[str, ipaddress.IPv4Network, str, str]:
     from scapy.config import conf
 
     routes = conf.route
+    routes.resync()  # the table scapy read at import may be stale (DHCP renewals, a new uplink)
     iface, own_ip, gw = "", "", ""
     default = routes.route("0.0.0.0")
     if default and default[2] and default[2] != "0.0.0.0":
@@ -181,6 +182,9 @@ class LanProbe(Probe[LanConfig]):
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         except PermissionError as exc:
             fields = {"result": "disabled", "reason": f"ARP sweep not permitted: {exc}"}
+            return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
+        except RuntimeError as exc:  # scapy without a layer-2 capture driver (Windows without Npcap)
+            fields = {"result": "disabled", "reason": f"ARP sweep not available: {exc}"}
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         except OSError as exc:
             fields = {"duration_ms": (time.perf_counter() - started) * 1000.0,

@@ -295,8 +295,9 @@ async def test_dead_device_does_not_delay_the_others(snmpsim: snmp_env.Agent) ->
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
     silent.bind(("127.0.0.1", 0))
     try:
+        # a dead device with a long timeout, polled together with a live one
         probe = make_probe([
-            {"name": "dead", "host": "127.0.0.1", "port": silent.getsockname()[1], "timeout": 1, "retries": 1},
+            {"name": "dead", "host": "127.0.0.1", "port": silent.getsockname()[1], "timeout": 25, "retries": 0},
             {"name": "alive", "host": "127.0.0.1", "port": snmpsim.port, "community": HUAWEI},
         ])
         try:
@@ -304,7 +305,14 @@ async def test_dead_device_does_not_delay_the_others(snmpsim: snmp_env.Agent) ->
             alive = await probe.poll_device(probe.config.devices[1])
             assert device_point(alive, "alive").f["result"] == "ok"
             assert not dead_task.done()  # the live device finished while the dead one was still waiting
-            dead = device_point(await dead_task, "dead")
+            dead_task.cancel()
+        finally:
+            await probe.close()
+        # the dead device's own result, with a short timeout
+        probe = make_probe([{"name": "dead", "host": "127.0.0.1", "port": silent.getsockname()[1], "timeout": 0.5,
+                             "retries": 1}])
+        try:
+            dead = device_point(await collect(probe), "dead")
         finally:
             await probe.close()
     finally:
