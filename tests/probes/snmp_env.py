@@ -184,3 +184,15 @@ def writecache(text: str, oid_prefixes: tuple[str, ...]) -> str:
                 line = f"{oid}|{tag}:writecache|value={value}"
         out.append(line)
     return "\n".join(out) + "\n"
+
+
+def delayed(text: str, oid: str, wait_ms: int) -> str:
+    """Make the agent answer ``oid`` only after ``wait_ms`` (snmpsim's delay variation): a slow device."""
+    out = []
+    for line in text.splitlines():
+        o, sep, rest = line.partition("|")
+        if sep and o == oid:
+            tag, _, value = rest.partition("|")
+            line = f"{o}|{tag}:delay|wait={wait_ms},value={value}"
+        out.append(line)
+    return "\n".join(out) + "\n"

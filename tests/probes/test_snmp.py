@@ -27,6 +27,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 CISCO = "cisco-c3560"
 HUAWEI = "huawei-s5720"
 LIVE = "c3560-live"  # the cisco recording with writable counters, oper status and sysUpTime
+SLOW = "slow-converter"  # a real recording whose sysUpTime answer takes 2.5 s (snmpsim's delay variation)
 UPLINK_NAME, UPLINK_INDEX = "Gi0/49", "10149"
 WRITABLE = (
     "1.3.6.1.2.1.1.3.0",  # sysUpTime
@@ -42,6 +43,8 @@ def snmpsim() -> Iterator[snmp_env.Agent]:
         CISCO: cisco,
         HUAWEI: snmp_env.recording(venv, "network/router/huawei-s5720"),
         LIVE: snmp_env.writecache(cisco, WRITABLE),
+        SLOW: snmp_env.delayed(snmp_env.recording(venv, "network/switch/cts-media-converter"), "1.3.6.1.2.1.1.3.0",
+                               wait_ms=2500),
     }
     with snmp_env.run_snmpsim(recordings) as agent:
         yield agent
@@ -323,6 +326,18 @@ async def test_dead_device_does_not_delay_the_others(snmpsim: snmp_env.Agent) ->
     lines = SnmpProbe.check_lines([dead])
     assert lines[0].status == "fail"
     assert "không trả lời" in lines[0].text
+
+
+async def test_slow_device_hits_its_poll_deadline(snmpsim: snmp_env.Agent) -> None:
+    """A device that answers, but too slowly for the round, gives a timeout point within the round."""
+    probe = make_probe([{"name": "slow", "host": "127.0.0.1", "port": snmpsim.port, "community": SLOW,
+                         "timeout": 10, "retries": 0}], timeout=1.5)
+    try:
+        dev = device_point(await collect(probe), "slow")
+    finally:
+        await probe.close()
+    assert dev.f["result"] == "timeout"
+    assert "did not finish within 1.35s" in str(dev.f["reason"])
 
 
 # --- net-snmp snmpd, v2c and v3 ----------------------------------------------------------------------------
