@@ -438,7 +438,7 @@ class SnmpProbe(Probe[SnmpConfig]):
                             fields[f"{direction}_util_percent"] = min(100.0, rate * 8.0 / speed * 100.0)
                     else:
                         fields[f"{key}_per_s"] = rate
-            tags = {"device": dev.name, "interface": name[:256], "if_index": idx}
+            tags = {"device": dev.name, "interface": _clip(name) or f"if{idx}", "if_index": idx}
             if is_uplink:
                 tags["role"] = "uplink"
                 summary["uplink"] = {"name": name, "oper_up": int(oper == 1), "oper_status": oper,

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from agent.config import load_config
 from agent.errors import ConfigError
+from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
 
 pytestmark = pytest.mark.netns
 
@@ -122,6 +124,13 @@ def scan_point(round_: dict[str, Any]) -> dict[str, Any]:
     return point
 
 
+def assert_wire_valid(round_: dict[str, Any]) -> None:
+    """The points pass the collector's strict decoder."""
+    points = [msgspec.convert(p, Point) for p in round_["points"]]
+    batch = Batch(v=SCHEMA_VERSION, agent="t5", seq=1, sent=1, points=points)
+    assert decode_batch(encode(batch)).points == points
+
+
 def events(round_: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [p["f"] for p in round_["points"] if p["m"] == "lan_event" and p["tg"]["event"] == kind]
 
@@ -130,6 +139,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
     runner = Runner({"arp_timeout": 1, "retries": 1, "vanish_after": 2}, tmp_path / "state")
     try:
         first = runner.scan()
+        assert_wire_valid(first)
         scan = scan_point(first)
         assert scan["tg"] == {"interface": "eth0", "subnet": f"{NET}.0/24"}  # found from the default route
         assert scan["f"]["result"] == "ok", scan
@@ -141,6 +151,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
 
         lan.add_host("cm5-lan-h23", 23, "02:55:05:00:00:23")
         second = runner.scan()
+        assert_wire_valid(second)
         assert scan_point(second)["f"]["hosts_up"] == 4
         assert scan_point(second)["f"]["new_hosts"] == 1
         assert events(second, "new_host") == [{"mac": "02:55:05:00:00:23", "ip": f"{NET}.23"}]
@@ -152,6 +163,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         assert scan_point(third)["f"]["hosts_up"] == 3
         assert events(third, "vanished_host") == []
         fourth = runner.scan()
+        assert_wire_valid(fourth)
         assert scan_point(fourth)["f"]["vanished_hosts"] == 1
         assert events(fourth, "vanished_host") == [{"mac": "02:55:05:00:00:22", "ip": f"{NET}.22"}]
 
@@ -159,6 +171,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         sh("ip", "-n", "cm5-lan-gw", "link", "set", "eth0", "address", "02:55:05:00:00:99")
         sh("ip", "-n", AGENT_NS, "neigh", "flush", "all")
         fifth = runner.scan()
+        assert_wire_valid(fifth)
         scan = scan_point(fifth)
         assert scan["f"]["gateway_mac_changed"] == 1
         assert scan["f"]["result"] == "gateway_mac_changed"

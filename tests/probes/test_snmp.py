@@ -17,7 +17,7 @@ from agent.errors import ConfigError
 from agent.probes.base import ProbeContext
 from agent.probes.snmp import IF_COLUMNS, SnmpConfig, SnmpProbe, counter_rate
 from agent.units import dec_hook
-from agent.wire import Point
+from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
 from tests.probes import snmp_env
 from tests.probes.snmp_env import V3_AUTH, V3_PRIV, V3_USER, column, snmp_cli
 
@@ -83,6 +83,12 @@ async def collect(probe: SnmpProbe) -> list[Point]:
     return await probe.collect()
 
 
+def assert_wire_valid(points: list[Point]) -> None:
+    """The points pass the collector's strict decoder (names, tag values, field counts, finite numbers)."""
+    batch = Batch(v=SCHEMA_VERSION, agent="t5", seq=1, sent=1, points=points)
+    assert decode_batch(encode(batch)).points == points
+
+
 def device_point(points: list[Point], name: str) -> Point:
     return next(p for p in points if p.m == "snmp_device" and p.tg["device"] == name)
 
@@ -122,6 +128,7 @@ async def test_cisco_switch_matches_snmpwalk(snmpsim: snmp_env.Agent) -> None:
         points = await collect(probe)
     finally:
         await probe.close()
+    assert_wire_valid(points)
     dev = device_point(points, "sw-core")
     assert dev.f["result"] == "ok", dev.f
     assert dev.tg["vendor"] == "cisco"
@@ -165,6 +172,7 @@ async def test_huawei_profile_cpu_and_memory(snmpsim: snmp_env.Agent) -> None:
         points = await collect(probe)
     finally:
         await probe.close()
+    assert_wire_valid(points)
     dev = device_point(points, "r1")
     assert dev.f["result"] == "ok"
     assert dev.tg["vendor"] == "huawei"
@@ -219,6 +227,7 @@ async def test_rates_and_reboot_against_snmpwalk(snmpsim: snmp_env.Agent) -> Non
                                     (err_oid, "c32", 120)])
         clock.advance(60)
         second = await collect(probe)
+        assert_wire_valid(second)
         after_in = walk_int(port, LIVE, IF_COLUMNS["in_octets64"])[UPLINK_INDEX]
         after_out = walk_int(port, LIVE, IF_COLUMNS["out_octets64"])[UPLINK_INDEX]
         up = interfaces(second, "sw")[UPLINK_INDEX]
@@ -246,6 +255,7 @@ async def test_rates_and_reboot_against_snmpwalk(snmpsim: snmp_env.Agent) -> Non
                                     (err_oid, "c32", 0)])
         clock.advance(60)
         fourth = await collect(probe)
+        assert_wire_valid(fourth)
         dev = device_point(fourth, "sw")
         assert dev.f["rebooted"] == 1
         assert dev.f["uptime_s"] == 15.0
