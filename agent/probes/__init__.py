@@ -6,7 +6,9 @@ from agent.probes.base import Probe, ProbeConfig
 from agent.probes.dns import DnsProbe
 from agent.probes.host import HostProbe
 from agent.probes.http import HttpProbe
+from agent.probes.lan import LanProbe
 from agent.probes.ping import PingProbe
+from agent.probes.snmp import SnmpProbe
 from agent.probes.synthetic import SyntheticProbe
 from agent.probes.tcp import TcpProbe
 from agent.probes.token import TokenProbe
@@ -23,6 +25,8 @@ REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
     "tcp": TcpProbe,  # type: ignore[dict-item]
     "uplink": UplinkProbe,  # type: ignore[dict-item]
     "traceroute": TracerouteProbe,  # type: ignore[dict-item]
+    "snmp": SnmpProbe,  # type: ignore[dict-item]
+    "lan": LanProbe,  # type: ignore[dict-item]
 }
 
 __all__ = ["REGISTRY", "Probe", "ProbeConfig"]
