@@ -66,3 +66,11 @@ def test_default_collector_config_and_inventory() -> None:
 def test_inventory_accepts_unpadded_codes() -> None:
     inv = cconfig.parse_inventory({"agents": {"pc-01": {"commune": 7900}}}, "x.yaml")
     assert inv.agents["pc-01"].commune.code == "07900"
+
+
+def test_commune_site_template_validates_every_probe() -> None:
+    from agent.probes import REGISTRY
+
+    cfg = load_config(Path(DEFAULT_CONFIG).parent / "agent-commune-site.yaml")
+    assert set(cfg.probes) == set(REGISTRY) - {"synthetic"}
+    assert cfg.mqtt.tls is not None and cfg.mqtt.password_file
