@@ -41,16 +41,24 @@ class TestCA:
         self.ca_file = directory / "ca.pem"
         self.ca_file.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, cn: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (), client: bool = False,
-              not_before: datetime | None = None, not_after: datetime | None = None) -> Issued:
+    def issue(self, cn: str, names: list[str] | tuple[str, ...] = (), *, dns: tuple[str, ...] = (),
+              ips: tuple[str, ...] = (), client: bool = False, days_before: float = 1, days_after: float = 90) -> Issued:
+        """A leaf certificate. ``names``: DNS names or IP addresses for the SAN (either kind, mixed)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC)
+        not_before, not_after = now - timedelta(days=days_before), now + timedelta(days=days_after)
+        for n in names:
+            try:
+                ipaddress.ip_address(n)
+                ips = (*ips, n)
+            except ValueError:
+                dns = (*dns, n)
         sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
         sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         builder = (
             x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
             .issuer_name(self.cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or now - timedelta(days=1)).not_valid_after(not_after or now + timedelta(days=90))
+            .not_valid_before(not_before).not_valid_after(not_after)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
         )

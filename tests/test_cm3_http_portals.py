@@ -14,7 +14,7 @@ from agent.probes.base import ProbeContext
 from agent.probes.http import HttpConfig, HttpProbe, HttpTarget
 from agent.wire import Point
 from tests.cm3_portal import Portal, server_context
-from tests.cm3_tlsca import TestCA
+from tests.pki import TestCA
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.cm3_tlsca import TestCA
+from tests.pki import TestCA
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
