@@ -1,0 +1,53 @@
+"""The local stack (README command 1) on free ports in a temp folder: up, idempotent up, status, down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from collector import stack
+from collector.errors import StackError
+from tests.services import need_binary, wait_for
+
+
+def test_missing_binary_is_a_clear_message() -> None:
+    with pytest.raises(StackError, match=r"no-such-server is not installed: run scripts/bootstrap.sh"):
+        stack.find_binary("no-such-server")
+
+
+@pytest.mark.integration
+def test_stack_up_status_down(tmp_path: Path) -> None:
+    for b in ("mosquitto", "influxd", "prometheus-alertmanager"):
+        need_binary(b)
+    ports = {"mqtt": stack.free_port(), "influx": stack.free_port(), "influx_rpc": stack.free_port(),
+             "alertmanager": stack.free_port()}
+    local = stack.LocalStack(tmp_path / "state", ports)
+    cli = [sys.executable, "-m", "collector.cli"]
+    port_args = ["--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
+                 "--alertmanager-port", str(ports["alertmanager"])]
+    env_state = ["--state-dir", str(tmp_path / "state")]
+    try:
+        local.up(log=lambda _: None)
+        first = dict(local.status())
+        assert all(first.values()), first
+        local.up(log=lambda _: None)  # idempotent: nothing restarted
+        assert dict(local.status()) == first
+        # the agent's data reaches InfluxDB and `status` shows it with the commune's name
+        cfg = tmp_path / "state" / "stack" / "collector.yaml"
+
+        def reported() -> str | None:
+            out = subprocess.run([*cli, "status", "-c", str(cfg)], capture_output=True, text=True, timeout=60)
+            return out.stdout if out.returncode == 0 else None
+
+        out = wait_for(reported, 90, 1.0, what="the local agent in commune-collector status")
+        assert "local-agent" in out and "Phường Việt Trì" in out
+        st = subprocess.run([*cli, "stack", "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
+        assert st.returncode == 0 and st.stdout.count("running") == 5
+    finally:
+        local.down(log=lambda _: None)
+    assert not any(pid for _, pid in local.status())
+    st = subprocess.run([*cli, "stack", "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
+    assert st.returncode == 3 and st.stdout.count("stopped") == 5
