@@ -74,6 +74,7 @@ class Service:
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 60.0
+    fresh_log: bool = False  # truncate the log at start (so a readiness check can read it)
 
     @property
     def pidfile(self) -> Path:
@@ -107,7 +108,7 @@ class Service:
         if pid is not None:
             return pid
         self.workdir.mkdir(parents=True, exist_ok=True)
-        with self.logfile.open("ab") as log:
+        with self.logfile.open("wb" if self.fresh_log else "ab") as log:
             proc = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir,
                 env={**os.environ, **self.env}, start_new_session=True,
@@ -226,6 +227,17 @@ def python_service(name: str, workdir: Path, args: list[str], ready: Callable[[]
     return Service(name, [sys.executable, "-m", *args], workdir, ready, env={"PYTHONUNBUFFERED": "1"})
 
 
+def log_says(workdir: Path, name: str, text: str) -> Callable[[], bool]:
+    """Ready when the service's (fresh) log contains ``text``."""
+    def check() -> bool:
+        try:
+            return text in (workdir / f"{name}.log").read_text(errors="replace")
+        except OSError:
+            return False
+
+    return check
+
+
 # --- the whole local stack -----------------------------------------------------------------------
 @dataclass
 class LocalStack:
@@ -263,13 +275,16 @@ class LocalStack:
             mosquitto(self.state / "mosquitto", self.ports["mqtt"]),
             influxdb(self.state / "influxdb", self.ports["influx"], self.ports["influx_rpc"]),
             alertmanager(self.state / "alertmanager", self.ports["alertmanager"]),
-            python_service("collector", self.state / "collector",
-                           ["collector.cli", "run", "-c", str(collector_cfg), "--state-dir", str(self.state / "collector")],
-                           lambda: True),
-            python_service("agent", self.state / "agent",
-                           ["agent.cli", "run", "-c", str(agent_cfg), "--state-dir", str(self.state / "agent")],
-                           lambda: True),
+            self._python("collector", collector_cfg),
+            self._python("agent", agent_cfg),
         ]
+
+    def _python(self, name: str, config: Path) -> Service:
+        d = self.state / name
+        svc = python_service(name, d, [f"{name}.cli", "run", "-c", str(config), "--state-dir", str(d)],
+                             log_says(d, name, "connected to mqtt"))
+        svc.fresh_log = True
+        return svc
 
     def up(self, log: Callable[[str], None] = print) -> None:
         self.write_configs()
