@@ -68,6 +68,9 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     clock_skew_max: Seconds = 30.0
     """Agents whose clock differs from the collector's by more than this are flagged."""
     stats_interval: Seconds = 10.0
+    metrics_listen: str = ""
+    """host:port for a Prometheus-format /metrics page of the collector's own counters (empty: off).
+    Readable while InfluxDB is down, when the ``collector`` measurement cannot be written."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

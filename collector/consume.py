@@ -178,11 +178,42 @@ class Collector:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
+    def prometheus_text(self) -> str:
+        lines = []
+        for key, value in sorted(self.stats_fields().items()):
+            if key.startswith("rejected_") and key != "rejected_total":
+                continue
+            lines.append(f"commune_collector_{key} {value}")
+        for reason, count in sorted(self.rejected.items()):
+            lines.append(f'commune_collector_rejected{{reason="{reason}"}} {count}')
+        return "\n".join(lines) + "\n"
+
+    async def _serve_metrics(self) -> None:
+        from aiohttp import web
+
+        host, _, port = self.cfg.file.metrics_listen.rpartition(":")
+
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(text=self.prometheus_text(), content_type="text/plain")
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+        log.info("metrics on http://%s:%s/metrics", host or "127.0.0.1", port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._ensure_database()
         try:
             async with asyncio.TaskGroup() as tg:
+                if self.cfg.file.metrics_listen:
+                    tg.create_task(self._serve_metrics())
                 tg.create_task(supervise("mqtt", self._mqtt_loop))
                 tg.create_task(supervise("pipeline", self.pipeline.run))
                 tg.create_task(supervise("stats", self._stats_loop))

@@ -61,6 +61,8 @@ def test_influxdb_restart_loses_nothing(tmp_path: Path, broker: tuple[stack.Serv
     fleet = Fleet(tmp_path / "fleet", broker[1], own, "restart")
     try:
         own.create("restart")
+        metrics_port = stack.free_port()
+        fleet.collector_extra = {"metrics_listen": f"127.0.0.1:{metrics_port}"}
         rounds, per_round = 100, 20
         fleet.add_agent("pc-influx-0", rounds=rounds, points_per_round=per_round)
         fleet.start_collector()
@@ -69,6 +71,10 @@ def test_influxdb_restart_loses_nothing(tmp_path: Path, broker: tuple[stack.Serv
         own.service.stop()
         # no acks while InfluxDB is down: the agent's disk queue grows
         wait_for(lambda: fleet.queue_state("pc-influx-0")[0] >= 10, 30, what="agent queue growing")
+        # the collector's own depth metric rises, readable while InfluxDB is down
+        wait_for(lambda: _metric(metrics_port, "commune_collector_pending_points") > 50, 30,
+                 what="pending_points rising on /metrics")
+        assert _metric(metrics_port, "commune_collector_write_errors") >= 1
         own.service.start()
         _expect_all(fleet, rounds * per_round)
         assert assert_complete_and_ordered(fleet.stored()) == rounds * per_round
@@ -77,6 +83,16 @@ def test_influxdb_restart_loses_nothing(tmp_path: Path, broker: tuple[stack.Serv
     finally:
         fleet.stop()
         own.service.stop()
+
+
+def _metric(port: int, name: str) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
 
 
 def test_collector_sigkill_loses_nothing(fleet: Fleet) -> None:
