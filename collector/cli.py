@@ -118,7 +118,8 @@ def _stack(args: argparse.Namespace) -> int:
     if args.action == "up":
         stack.up()
         print(f"MQTT 127.0.0.1:{ports['mqtt']}  InfluxDB http://127.0.0.1:{ports['influx']}  "
-              f"Alertmanager http://127.0.0.1:{ports['alertmanager']}")
+              f"Alertmanager http://127.0.0.1:{ports['alertmanager']}  "
+              f"collector metrics http://127.0.0.1:{ports['collector_metrics']}/metrics")
     elif args.action == "down":
         stack.down()
     else:

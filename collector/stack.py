@@ -26,7 +26,7 @@ import yaml
 
 from collector.errors import StackError
 
-DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093}
+DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093, "collector_metrics": 19851}
 PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb", "prometheus-alertmanager": "prometheus-alertmanager"}
 
 
@@ -260,6 +260,7 @@ class LocalStack:
             "inventory": str(fleet),
             "mqtt": {"host": "127.0.0.1", "port": self.ports["mqtt"]},
             "influx": {"url": f"http://127.0.0.1:{self.ports['influx']}", "database": "commune_monitor"},
+            "metrics_listen": f"127.0.0.1:{self.ports.get('collector_metrics', 19851)}",
         }))
         src = self.agent_config.read_text(encoding="utf-8") if self.agent_config else \
             importlib.resources.files("agent").joinpath("defaults/agent.yaml").read_text(encoding="utf-8")

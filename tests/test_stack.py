@@ -23,7 +23,7 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
     for b in ("mosquitto", "influxd", "prometheus-alertmanager"):
         need_binary(b)
     ports = {"mqtt": stack.free_port(), "influx": stack.free_port(), "influx_rpc": stack.free_port(),
-             "alertmanager": stack.free_port()}
+             "alertmanager": stack.free_port(), "collector_metrics": stack.free_port()}
     local = stack.LocalStack(tmp_path / "state", ports)
     cli = [sys.executable, "-m", "collector.cli"]
     port_args = ["--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
