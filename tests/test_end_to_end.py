@@ -170,3 +170,40 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
     q = DiskQueue(tmp_path / "a" / "queue.sqlite", 10**9, 10**9)
     built = q.next_seq - 1
     assert built >= 5 and q.stats().depth < built / 2
+
+
+def test_retained_status_and_last_will(tmp_path: Path, mosquitto: int) -> None:
+    import queue as q
+
+    acfg = tmp_path / "agent.yaml"
+    acfg.write_text(yaml.safe_dump({"agent": {"id": "pc-will"}, "mqtt": {"port": mosquitto},
+                                    "probes": {"host": {"interval": "1s"}}}))
+    agent = stack.python_service("agent", tmp_path / "a", ["agent.cli", "run", "-c", str(acfg), "--state-dir",
+                                                           str(tmp_path / "a")], lambda: True)
+    got: q.Queue[wire.Status] = q.Queue()
+    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher")
+    sub.on_message = lambda c, u, m: got.put(wire.decode_status(m.payload))
+    sub.connect("127.0.0.1", mosquitto)
+    sub.subscribe("cm/v1/pc-will/status", qos=1)
+    sub.loop_start()
+    try:
+        agent.start()
+        assert got.get(timeout=30).state == "online"
+        agent.kill()  # no clean disconnect: the broker publishes the last will
+        assert got.get(timeout=30).state == "offline"
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+        agent.stop()
+    # a late subscriber sees the retained state
+    late: q.Queue[wire.Status] = q.Queue()
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="late")
+    c.on_message = lambda cl, u, m: late.put(wire.decode_status(m.payload))
+    c.connect("127.0.0.1", mosquitto)
+    c.subscribe("cm/v1/pc-will/status", qos=1)
+    c.loop_start()
+    try:
+        assert late.get(timeout=30).state == "offline"
+    finally:
+        c.loop_stop()
+        c.disconnect()
