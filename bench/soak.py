@@ -16,6 +16,16 @@ from tests.fleet import Fleet, assert_complete_and_ordered
 from tests.services import start_influx, start_mosquitto, wait_for
 
 
+def _last_stat(log: Path, key: str) -> int:
+    value = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if "stats:" in line:
+            for part in line.split():
+                if part.startswith(key + "="):
+                    value = int(part.split("=", 1)[1])
+    return value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=10)
@@ -60,9 +70,15 @@ def main() -> None:
         for a in fleet.agents.values():
             log = (a.workdir / f"{a.name}.log").read_text()
             resent += log.count("sending them again")
+        time.sleep(2)  # let the collector's last stats line land (figures only, not a test)
+        written = _last_stat(fleet.root / "collector" / "collector.log", "points_written")
+        distinct = sum(max(v for v in s["values"][0][1:] if v is not None)
+                       for s in influx.query('SELECT count(*) FROM /.*/', "soak"))
         print("\n".join(events))
         print(f"agents {args.agents}, points produced {expected}, stored {stored}, lost {expected - stored}, "
               f"in {elapsed:.0f}s; resend rounds logged by agents: {resent}")
+        print(f"collector wrote {written} points since its last start for {distinct} distinct points stored "
+              f"(all measurements; duplicates written by the last collector process: {max(0, written - distinct)})")
     finally:
         fleet.stop()
         influx.service.stop()
