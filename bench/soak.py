@@ -16,14 +16,18 @@ from tests.fleet import Fleet, assert_complete_and_ordered
 from tests.services import start_influx, start_mosquitto, wait_for
 
 
-def _last_stat(log: Path, key: str) -> int:
-    value = 0
+def _total_stat(log: Path, key: str) -> int:
+    """A counter summed over every collector process that wrote to this log (it restarts from 0)."""
+    total, current = 0, 0
     for line in log.read_text(errors="replace").splitlines():
         if "stats:" in line:
             for part in line.split():
                 if part.startswith(key + "="):
                     value = int(part.split("=", 1)[1])
-    return value
+                    if value < current:
+                        total += current
+                    current = value
+    return total + current
 
 
 def main() -> None:
@@ -71,14 +75,14 @@ def main() -> None:
             log = (a.workdir / f"{a.name}.log").read_text()
             resent += log.count("sending them again")
         time.sleep(2)  # let the collector's last stats line land (figures only, not a test)
-        written = _last_stat(fleet.root / "collector" / "collector.log", "points_written")
+        written = _total_stat(fleet.root / "collector" / "collector.log", "points_written")
         distinct = sum(max(v for v in s["values"][0][1:] if v is not None)
                        for s in influx.query('SELECT count(*) FROM /.*/', "soak"))
         print("\n".join(events))
         print(f"agents {args.agents}, points produced {expected}, stored {stored}, lost {expected - stored}, "
               f"in {elapsed:.0f}s; resend rounds logged by agents: {resent}")
-        print(f"collector wrote {written} points since its last start for {distinct} distinct points stored "
-              f"(all measurements; duplicates written by the last collector process: {max(0, written - distinct)})")
+        print(f"collectors wrote {written} points (as of their last stats line) for {distinct} distinct points stored"
+              f" (all measurements): about {max(0, written - distinct)} duplicate writes")
     finally:
         fleet.stop()
         influx.service.stop()
