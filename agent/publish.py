@@ -183,6 +183,7 @@ class Publisher:
         window = asyncio.Semaphore(self.cfg.queue.max_inflight)
         ack_timeout = float(self.cfg.queue.ack_timeout)
         cursor = 0
+        timeout, acked_seen = ack_timeout, self.stats.acked
         resending: set[int] = set()
         while True:
             self._wakeup.clear()
@@ -203,10 +204,13 @@ class Publisher:
                     tg.create_task(self._publish(client, payload, window))
                     cursor = max(cursor, seq)
                 continue
+            if self.stats.acked != acked_seen:  # progress: back to the configured timeout
+                acked_seen, timeout = self.stats.acked, ack_timeout
             oldest = min(self._sent_at.values(), default=None)
-            wait = ack_timeout if oldest is None else max(0.0, oldest + ack_timeout - time.monotonic())
+            wait = timeout if oldest is None else max(0.0, oldest + timeout - time.monotonic())
             if oldest is not None and wait <= 0:
-                log.warning("%d batch(es) unacked for %.0fs: sending them again", len(self._sent_at), ack_timeout)
+                log.warning("%d batch(es) unacked for %.0fs: sending them again", len(self._sent_at), timeout)
+                timeout = min(timeout * 2, ack_timeout * 16)  # no ack at all: the collector is down; back off
                 resending = set(self._sent_at)
                 self._sent_at.clear()  # batches dropped from the queue meanwhile are simply not found again
                 cursor = 0

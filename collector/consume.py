@@ -2,7 +2,8 @@
 
 Measurements it writes itself
 - ``collector`` (tag ``collector``): received, batches_accepted, points_accepted, points_written,
-  batches_written, acks_sent, write_errors, points_quarantined, rejected_total, rejected_<reason>,
+  batches_written, acks_sent, write_errors, points_quarantined, duplicates_dropped, duplicates_reacked
+  (batches an agent sent again: not written twice), rejected_total, rejected_<reason>,
   pending_points, pending_batches.
 - ``agent_clock`` (inventory tags): offset_ms (collector - agent, as the agent measured it from acks),
   skewed (1 when beyond ``clock_skew_max``).
@@ -96,7 +97,8 @@ class Collector:
     def stats_fields(self) -> dict[str, int]:
         c = self.pipeline.stats.counters
         fields = {k: int(c.get(k, 0)) for k in ("batches_accepted", "points_accepted", "points_written",
-                                                 "batches_written", "acks_sent", "write_errors", "points_quarantined")}
+                                                 "batches_written", "acks_sent", "write_errors", "points_quarantined",
+                                                 "duplicates_dropped", "duplicates_reacked")}
         fields.update(received=self.received, rejected_total=sum(self.rejected.values()),
                       pending_points=self.pipeline.pending_points, pending_batches=self.pipeline.pending_batches,
                       mqtt_connected=1 if self.connected else 0)

@@ -49,6 +49,7 @@ class Pipeline:
     def __init__(
         self, writer: Writer, *, batch_points: int = 5000, flush_interval: float = 0.2,
         max_pending_points: int = 200_000, quarantine_path: Path | None = None, max_concurrent_writes: int = 2,
+        remember_written: int = 2048,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.writer = writer
@@ -66,6 +67,9 @@ class Pipeline:
         self._space = asyncio.Event()
         self._space.set()
         self._ack_sender: AckSender | None = None
+        self._pending_seqs: dict[str, set[int]] = {}  # agent -> seqs queued or being written
+        self._written: dict[str, dict[int, None]] = {}  # agent -> recently written seqs (insertion-ordered)
+        self.remember_written = remember_written
 
     @property
     def pending_points(self) -> int:
@@ -79,7 +83,20 @@ class Pipeline:
         self._ack_sender = sender
 
     async def add(self, accepted: Accepted) -> None:
-        """Queue an accepted batch; waits while too much is pending (InfluxDB slow or down)."""
+        """Queue an accepted batch; waits while too much is pending (InfluxDB slow or down).
+
+        A batch the agent sent again (it had no ack yet) is not written twice: if it is still pending it is
+        dropped (its ack follows the write), if it was written recently it is acked again at once."""
+        agent, seq = accepted.identity.agent, accepted.seq
+        if seq >= 0:
+            if seq in self._pending_seqs.get(agent, ()):
+                self.stats.counters["duplicates_dropped"] += 1
+                return
+            if seq in self._written.get(agent, ()):
+                self.stats.counters["duplicates_reacked"] += 1
+                await self._ack([_Pending(agent, seq, [])], count=False)
+                return
+            self._pending_seqs.setdefault(agent, set()).add(seq)
         await self._space.wait()
         self._queue.append(_Pending(accepted.identity.agent, accepted.seq, accepted.lines))
         self._pending_points += len(accepted.lines)
@@ -138,6 +155,7 @@ class Pipeline:
         self._pending_points -= sum(len(p.lines) for p in chunk)
         if self._pending_points < self.max_pending_points:
             self._space.set()
+        self._remember_written(chunk)
         await self._ack(chunk)
 
     async def _write_chunk(self, chunk: list[_Pending]) -> None:
@@ -188,14 +206,25 @@ class Pipeline:
         except OSError as exc:
             log.error("cannot write quarantine file %s: %s", self.quarantine_path, exc)
 
-    async def _ack(self, chunk: list[_Pending]) -> None:
+    def _remember_written(self, chunk: list[_Pending]) -> None:
+        for p in chunk:
+            if p.seq < 0:
+                continue
+            self._pending_seqs.get(p.agent, set()).discard(p.seq)
+            recent = self._written.setdefault(p.agent, {})
+            recent[p.seq] = None
+            if len(recent) > self.remember_written:
+                del recent[next(iter(recent))]  # dicts keep insertion order: forget the oldest
+
+    async def _ack(self, chunk: list[_Pending], count: bool = True) -> None:
         by_agent: dict[str, list[int]] = {}
         for p in chunk:
             if p.seq >= 0:  # the collector's own points (seq -1) need no ack
                 by_agent.setdefault(p.agent, []).append(p.seq)
         sender = self._ack_sender
         for agent_id, seqs in by_agent.items():
-            self.stats.counters["batches_written"] += len(seqs)
+            if count:
+                self.stats.counters["batches_written"] += len(seqs)
             if sender is None:
                 continue  # not connected: the agent will send again and we will ack then
             ack = wire.Ack(v=wire.SCHEMA_VERSION, ranges=wire.seqs_to_ranges(seqs), time=self.clock_ns())

@@ -87,3 +87,34 @@ async def test_influxdb_down_means_no_ack_and_rising_depth(tmp_path: Path) -> No
     finally:
         task.cancel()
         await writer.close()
+
+
+async def test_resent_batches_are_not_written_twice(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+
+    class CountingWriter(V1Writer):
+        lines = 0
+
+        async def write(self, body: bytes) -> None:
+            await super().write(body)
+            CountingWriter.lines += body.count(b"\n") + 1
+
+    writer = CountingWriter(InfluxSection(url=server.url, database=db))
+    acks: list[wire.Ack] = []
+
+    async def send_ack(agent: str, payload: bytes) -> None:
+        acks.append(wire.decode_ack(payload))
+
+    pipeline = Pipeline(writer, flush_interval=0.01)
+    pipeline.set_ack_sender(send_ack)
+    batch = _accepted("pc-1", 5, [f"d v=1.0 {i}" for i in range(1, 11)])
+    await pipeline.add(batch)
+    await pipeline.add(batch)  # sent again while still pending: dropped
+    await _drain(pipeline)
+    await pipeline.add(batch)  # sent again after it was written: acked again, not written
+    await writer.close()
+    assert CountingWriter.lines == 10
+    assert pipeline.stats.counters["duplicates_dropped"] == 1
+    assert pipeline.stats.counters["duplicates_reacked"] == 1
+    assert [a.ranges for a in acks] == [[(5, 5)], [(5, 5)]]
+    assert server.rows('SELECT count("v") FROM "d"', db)[0]["count"] == 10
