@@ -53,7 +53,7 @@ class WireError(ValueError):
         self.detail = detail
 
 
-class Point(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class Point(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """One measurement: measurement name, agent-side timestamp (ns since epoch), tags, fields."""
 
     m: Name

@@ -42,6 +42,7 @@ class LineEncoder:
     def __init__(self, max_cache: int = 100_000) -> None:
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
         self._keys: dict[str, str] = {}
+        self._point_prefix: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
         self._max_cache = max_cache
 
     def series(self, measurement: str, tags: Iterable[tuple[str, str]]) -> str:
@@ -59,8 +60,22 @@ class LineEncoder:
             self._cache[key] = prefix
         return prefix
 
+    def point_line(self, agent: str, identity_tags: Mapping[str, str], measurement: str, tags: Mapping[str, str],
+                   fields: Mapping[str, object], ts_ns: int) -> str:
+        """Like ``line`` for an agent's point: the series prefix is cached by (agent, measurement, point tags)
+        so the hot path does no merging or sorting of tags."""
+        key = (agent, measurement, tuple(tags.items()))
+        prefix = self._point_prefix.get(key)
+        if prefix is None:
+            if len(self._point_prefix) >= self._max_cache:
+                self._point_prefix.clear()
+            prefix = self._point_prefix[key] = self.series(measurement, {**tags, **identity_tags}.items())
+        return self._with_fields(prefix, fields, ts_ns)
+
     def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ns: int) -> str:
-        prefix = self.series(measurement, tags.items())
+        return self._with_fields(self.series(measurement, tags.items()), fields, ts_ns)
+
+    def _with_fields(self, prefix: str, fields: Mapping[str, object], ts_ns: int) -> str:
         keys = self._keys
         parts = []
         for k, v in fields.items():

@@ -43,8 +43,9 @@ class Validator:
                 "identity_mismatch", f"payload claims agent {batch.agent!r} but was published by {identity.agent!r}"
             )
         tags = identity.tags()
-        line = self.encoder.line
-        lines = [line(p.m, {**p.tg, **tags}, p.f, p.t).encode() for p in batch.points]
+        line = self.encoder.point_line
+        agent = identity.agent
+        lines = [line(agent, tags, p.m, p.tg, p.f, p.t).encode() for p in batch.points]
         offset = None
         for p in batch.points:
             if p.m == "agent":
