@@ -35,3 +35,12 @@ def test_influxdb_reads_back_exactly_what_we_wrote(influx: tuple[Influx, str]) -
     assert row["weird"] == "a=b c"  # a trailing backslash cannot be stored: removed
     assert row["reason"] == 'lỗi "kết nối" mới'
     assert row["n"] == 42 and row["x"] == 0.5 and row["up"] is True
+
+
+def test_point_line_equals_line_with_merged_tags() -> None:
+    enc = LineEncoder()
+    ident = {"commune": "07900", "commune_name": "Phường Việt Trì", "agent": "pc-1"}
+    for tags in ({}, {"service": "Cổng DVC"}, {"zeta": "1", "alpha": "2"}):
+        for _ in range(2):  # the second round comes from the cache
+            assert enc.point_line("pc-1", ident, "http", tags, {"ok": 1}, 7) == enc.line("http", {**tags, **ident}, {"ok": 1}, 7)
+    assert enc.point_line("pc-2", {**ident, "agent": "pc-2"}, "http", {}, {"ok": 1}, 7).count("agent=pc-2") == 1
