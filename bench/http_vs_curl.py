@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.probes.base import ProbeContext
 from agent.probes.http import HttpConfig, HttpProbe, HttpTarget
-from tests.cm3_tlsca import TestCA
+from tests.pki import TestCA
 
 PHASES = ("dns", "connect", "tls", "first_byte", "total")
 CURL_FMT = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}"
