@@ -19,7 +19,7 @@ import math
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 
@@ -93,6 +93,8 @@ class _Version(msgspec.Struct):
     v: int
 
 
+T = TypeVar("T")
+
 _version_decoder = msgspec.json.Decoder(_Version)
 _batch_decoder = msgspec.json.Decoder(Batch)
 _ack_decoder = msgspec.json.Decoder(Ack)
@@ -148,24 +150,22 @@ def decode_batch(payload: bytes) -> Batch:
     return batch
 
 
-def decode_ack(payload: bytes) -> Ack:
+def _decode_small(payload: bytes, decoder: msgspec.json.Decoder[T], what: str) -> T:
     if len(payload) > MAX_ACK_BYTES:
-        raise WireError("oversize", f"ack is {len(payload)} bytes, limit {MAX_ACK_BYTES}")
-    _check_version(payload, "ack")
+        raise WireError("oversize", f"{what} is {len(payload)} bytes, limit {MAX_ACK_BYTES}")
+    _check_version(payload, what)
     try:
-        return _ack_decoder.decode(payload)
+        return decoder.decode(payload)
     except msgspec.DecodeError as exc:
         raise WireError("schema", str(exc)) from None
+
+
+def decode_ack(payload: bytes) -> Ack:
+    return _decode_small(payload, _ack_decoder, "ack")
 
 
 def decode_status(payload: bytes) -> Status:
-    if len(payload) > MAX_ACK_BYTES:
-        raise WireError("oversize", f"status is {len(payload)} bytes")
-    _check_version(payload, "status")
-    try:
-        return _status_decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise WireError("schema", str(exc)) from None
+    return _decode_small(payload, _status_decoder, "status")
 
 
 def encode(message: Batch | Ack | Status) -> bytes:

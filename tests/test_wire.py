@@ -83,3 +83,16 @@ def test_collector_imports_only_the_wire_contract_from_agent() -> None:
                 names = [node.module] if node.module != "agent" else [f"agent.{a.name}" for a in node.names]
             offenders += [f"{path}: {n}" for n in names if n.split(".")[0] == "agent" and n != "agent.wire"]
     assert offenders == []
+
+
+def test_ack_and_status_decoding() -> None:
+    ack = wire.Ack(v=1, ranges=[(1, 3)], time=5)
+    assert wire.decode_ack(wire.encode(ack)) == ack
+    assert wire.decode_status(b'{"v":1,"state":"offline"}').state == "offline"
+    for payload, reason in ((b'{"v":2,"ranges":[],"time":1}', "bad_version"), (b'{"v":1,"ranges":"x","time":1}', "schema"),
+                            (b" " * (wire.MAX_ACK_BYTES + 1), "oversize"), (b"{", "malformed")):
+        with pytest.raises(wire.WireError) as err:
+            wire.decode_ack(payload)
+        assert err.value.reason == reason
+    with pytest.raises(wire.WireError, match="status schema version 3"):
+        wire.decode_status(b'{"v":3,"state":"online"}')
