@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import queue
 import subprocess
 import sys
 import threading
@@ -172,20 +173,23 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
     assert built >= 5 and q.stats().depth < built / 2
 
 
-def test_retained_status_and_last_will(tmp_path: Path, mosquitto: int) -> None:
-    import queue as q
+def _watch_status(port: int, client_id: str, agent_id: str) -> tuple[paho.Client, queue.Queue[wire.Status]]:
+    got: queue.Queue[wire.Status] = queue.Queue()
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id)
+    c.on_message = lambda cl, u, m: got.put(wire.decode_status(m.payload))
+    c.connect("127.0.0.1", port)
+    c.subscribe(wire.topic(agent_id, "status"), qos=1)
+    c.loop_start()
+    return c, got
 
+
+def test_retained_status_and_last_will(tmp_path: Path, mosquitto: int) -> None:
     acfg = tmp_path / "agent.yaml"
     acfg.write_text(yaml.safe_dump({"agent": {"id": "pc-will"}, "mqtt": {"port": mosquitto},
                                     "probes": {"host": {"interval": "1s"}}}))
     agent = stack.python_service("agent", tmp_path / "a", ["agent.cli", "run", "-c", str(acfg), "--state-dir",
                                                            str(tmp_path / "a")], lambda: True)
-    got: q.Queue[wire.Status] = q.Queue()
-    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher")
-    sub.on_message = lambda c, u, m: got.put(wire.decode_status(m.payload))
-    sub.connect("127.0.0.1", mosquitto)
-    sub.subscribe("cm/v1/pc-will/status", qos=1)
-    sub.loop_start()
+    sub, got = _watch_status(mosquitto, "watcher", "pc-will")
     try:
         agent.start()
         assert got.get(timeout=30).state == "online"
@@ -195,15 +199,9 @@ def test_retained_status_and_last_will(tmp_path: Path, mosquitto: int) -> None:
         sub.loop_stop()
         sub.disconnect()
         agent.stop()
-    # a late subscriber sees the retained state
-    late: q.Queue[wire.Status] = q.Queue()
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="late")
-    c.on_message = lambda cl, u, m: late.put(wire.decode_status(m.payload))
-    c.connect("127.0.0.1", mosquitto)
-    c.subscribe("cm/v1/pc-will/status", qos=1)
-    c.loop_start()
+    late, late_got = _watch_status(mosquitto, "late", "pc-will")  # a late subscriber sees the retained state
     try:
-        assert late.get(timeout=30).state == "offline"
+        assert late_got.get(timeout=30).state == "offline"
     finally:
-        c.loop_stop()
-        c.disconnect()
+        late.loop_stop()
+        late.disconnect()
