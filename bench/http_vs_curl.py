@@ -1,6 +1,6 @@
 """Benchmark (not a test): the http probe's phases against ``curl -w`` on the same requests.
 
-A local HTTPS server (tests/cm3_portal.py, test CA) answers /slow/200 after 200 ms. Requests alternate
+A local HTTPS server (tests/support/portal.py, test CA) answers /slow/200 after 200 ms. Requests alternate
 between curl and the probe; the medians of each phase and their differences are printed.
 Run: ``python -m bench.http_vs_curl [-n 30]`` (needs curl).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.probes.base import ProbeContext
 from agent.probes.http import HttpConfig, HttpProbe, HttpTarget
-from tests.pki import TestCA
+from tests.support.pki import TestCA
 
 PHASES = ("dns", "connect", "tls", "first_byte", "total")
 CURL_FMT = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total}"
@@ -46,14 +46,14 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=30)
     ap.add_argument("--plain", action="store_true", help="plain HTTP instead of HTTPS")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="cm3-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix="httpbench-"))
     ca = TestCA(tmp)
     leaf = ca.issue("bench", ["127.0.0.1", "localhost"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ready = tmp / "ready"
-    cmd = [sys.executable, "-m", "tests.cm3_portal", "--bind", "127.0.0.1", "--port", str(port), "--ready", str(ready)]
+    cmd = [sys.executable, "-m", "tests.support.portal", "--bind", "127.0.0.1", "--port", str(port), "--ready", str(ready)]
     if not args.plain:
         cmd += ["--cert", str(leaf.cert), "--key", str(leaf.key)]
     server = subprocess.Popen(cmd)

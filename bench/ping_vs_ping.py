@@ -1,6 +1,6 @@
 """Benchmark (not a test): the ping probe (icmplib) against iputils ``ping`` on the same link.
 
-Builds two network namespaces joined by a veth pair (cm3b-…), optionally drops a share of the echo
+Builds two network namespaces joined by a veth pair (pingb-…), optionally drops a share of the echo
 requests at random with iptables, then runs ``ping`` and the probe in turn from one side, N rounds each,
 and prints loss and RTT figures of both. Needs root. Run: ``python -m bench.ping_vs_ping [--loss 0.2]``.
 """
@@ -37,8 +37,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     tag = secrets.token_hex(2)
-    x, y = f"cm3b-{tag}-x", f"cm3b-{tag}-y"
-    vx, vy = f"cm3b{tag}x", f"cm3b{tag}y"
+    x, y = f"pingb-{tag}-x", f"pingb-{tag}-y"
+    vx, vy = f"pingb{tag}x", f"pingb{tag}y"
     try:
         sh("ip", "netns", "add", x)
         sh("ip", "netns", "add", y)

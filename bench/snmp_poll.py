@@ -17,7 +17,7 @@ import msgspec
 from agent.probes.base import ProbeContext
 from agent.probes.snmp import SnmpConfig, SnmpProbe
 from agent.units import dec_hook
-from tests.probes import snmp_env
+from tests.support import snmp_env
 
 
 async def bench(port: int, rounds: int, varbinds: int) -> None:

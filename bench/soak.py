@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from collector import stack
-from tests.fleet import Fleet, assert_complete_and_ordered
-from tests.services import start_influx, start_mosquitto, wait_for
+from tests.support.fleet import Fleet, assert_complete_and_ordered
+from tests.support.services import start_influx, start_mosquitto, wait_for
 
 
 def _total_stat(log: Path, key: str) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Influx, need_binary, start_influx, start_mosquitto
+from tests.support.services import Influx, need_binary, start_influx, start_mosquitto
 
 _db_counter = itertools.count()
 

@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 
 from collector.lineproto import LineEncoder, escape_key, format_value
-from tests.services import Influx
+from tests.support.services import Influx
 
 
 def test_escaping_rules() -> None:

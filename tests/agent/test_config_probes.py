@@ -9,8 +9,9 @@ import pytest
 from agent.config import load_config, parse_config
 from agent.errors import ConfigError
 from agent.probes.traceroute import Hop, classify
+from tests.support.paths import INVALID
 
-DATA = Path(__file__).parent / "data" / "invalid"
+DATA = INVALID
 
 def test_catalogue_error_names_the_catalogue() -> None:
     with pytest.raises(ConfigError, match="hanoi-does-not-exist"):

@@ -22,8 +22,8 @@ import yaml
 from agent import wire
 from collector import broker
 from collector.config import load_inventory
-from tests.pki import TestCA
-from tests.services import need_binary, start_mosquitto, wait_for
+from tests.support.pki import TestCA
+from tests.support.services import need_binary, start_mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

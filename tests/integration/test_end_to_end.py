@@ -18,7 +18,7 @@ import yaml
 from agent import wire
 from agent.queue import DiskQueue
 from collector import stack
-from tests.services import Influx, wait_for
+from tests.support.services import Influx, wait_for
 
 pytestmark = pytest.mark.integration
 

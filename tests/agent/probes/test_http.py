@@ -13,8 +13,8 @@ import pytest
 from agent.probes.base import ProbeContext
 from agent.probes.http import HttpConfig, HttpProbe, HttpTarget
 from agent.wire import Point
-from tests.cm3_portal import Portal, server_context
-from tests.pki import TestCA
+from tests.support.pki import TestCA
+from tests.support.portal import Portal, server_context
 
 
 @pytest.fixture(scope="module")

@@ -34,9 +34,10 @@ from agent.config import load_config, parse_config
 from agent.probes.base import ProbeContext
 from agent.probes.token import TokenConfig, TokenProbe
 from agent.wire import Batch, Point, decode_batch, encode
+from tests.support.paths import REPO
 
 SOFTHSM = "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"
-DATA = Path(__file__).resolve().parent.parent / "data"
+
 PIN = "1234"
 
 pytestmark = pytest.mark.skipif(
@@ -258,19 +259,19 @@ def token_config(pki: Pki, **extra: Any) -> TokenConfig:
         "endpoint_timeout": "1s",
         **extra,
     }
-    cfg = parse_config({"agent": {"id": "cm4-test"}, "probes": {"token": body}}, "test.yaml").probes["token"]
+    cfg = parse_config({"agent": {"id": "pc-token-test"}, "probes": {"token": body}}, "test.yaml").probes["token"]
     assert isinstance(cfg, TokenConfig)
     return cfg
 
 
 async def run_probe(cfg: TokenConfig) -> list[Point]:
-    probe = TokenProbe(cfg, ProbeContext(agent_id="cm4-test"))
+    probe = TokenProbe(cfg, ProbeContext(agent_id="pc-token-test"))
     try:
         points = await probe.collect()
     finally:
         await probe.close()
     # Every point must satisfy the wire contract (names, reserved tags, finite values).
-    decode_batch(encode(Batch(v=1, agent="cm4-test", seq=1, sent=time.time_ns(), points=points)))
+    decode_batch(encode(Batch(v=1, agent="pc-token-test", seq=1, sent=time.time_ns(), points=points)))
     return points
 
 
@@ -450,7 +451,7 @@ async def test_hash_names_hides_subject_and_label(softhsm: SoftHsm, pki: Pki) ->
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", cert.tg["token"])
     assert only(points, "token").tg["token"] == cert.tg["token"]
     assert cert.tg["issuer"] == "CA Cấp Dưới Thử Nghiệm"  # the CA is not personal data
-    wire = encode(Batch(v=1, agent="cm4-test", seq=1, sent=1, points=points)).decode()
+    wire = encode(Batch(v=1, agent="pc-token-test", seq=1, sent=1, points=points)).decode()
     assert "Hoàng Văn Em" not in wire
     assert "Hoang Van Em" not in wire
     other_salt = await run_probe(token_config(pki, hash_names=True, hash_salt="other"))
@@ -462,7 +463,7 @@ async def test_wrong_module_path_other_probes_unaffected(tmp_path: Path, softhsm
     not_a_library.write_bytes(b"not an ELF file\n" * 300)
     cfg_file = tmp_path / "agent.yaml"
     cfg_file.write_text(
-        "agent: {id: cm4-test}\n"
+        "agent: {id: pc-token-test}\n"
         "probes:\n"
         "  host: {}\n"
         "  token:\n"
@@ -533,16 +534,16 @@ async def test_revoked_certificate(softhsm: SoftHsm, pki: Pki, ca_server: CaServ
 @pytest.fixture
 def signer_process(tmp_path: Path) -> Iterator[str]:
     """A real process named like a signing plugin (a copy of sleep), stopped by PID."""
-    exe = tmp_path / "cm4-signer"
+    exe = tmp_path / "fake-signer"
     shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
     proc = subprocess.Popen([str(exe), "300"])
     import psutil
 
     deadline = time.monotonic() + 10
-    while psutil.Process(proc.pid).name() != "cm4-signer":
+    while psutil.Process(proc.pid).name() != "fake-signer":
         assert time.monotonic() < deadline, "process did not start"
         time.sleep(0.01)
-    yield "cm4-signer"
+    yield "fake-signer"
     proc.terminate()
     proc.wait(10)
 
@@ -558,10 +559,10 @@ def plugin_port() -> Iterator[int]:
 
 async def test_middleware_process_and_port(signer_process: str, plugin_port: int) -> None:
     closed = free_port()
-    cfg = parse_config({"agent": {"id": "cm4-test"}, "probes": {"token": {"middleware": [
+    cfg = parse_config({"agent": {"id": "pc-token-test"}, "probes": {"token": {"middleware": [
         {"name": "plugin-ok", "process": signer_process, "port": plugin_port},
         {"name": "plugin-exe", "process": signer_process + ".exe"},
-        {"name": "plugin-stopped", "process": "cm4-no-such-process"},
+        {"name": "plugin-stopped", "process": "no-such-signer"},
         {"name": "plugin-port-closed", "port": closed},
     ]}}}, "t.yaml").probes["token"]
     assert isinstance(cfg, TokenConfig)
@@ -575,7 +576,7 @@ async def test_middleware_process_and_port(signer_process: str, plugin_port: int
     assert only(points, "token_middleware", name="plugin-exe").f["process_running"] == 1  # Windows-style name
     stopped = only(points, "token_middleware", name="plugin-stopped")
     assert stopped.f == {"process_running": 0, "result": "process_not_running", "ok": 0,
-                         "reason": "process cm4-no-such-process is not running"}
+                         "reason": "process no-such-signer is not running"}
     port = only(points, "token_middleware", name="plugin-port-closed")
     assert port.f["port_open"] == 0
     assert port.f["result"] == "port_closed"
@@ -689,5 +690,5 @@ def test_agent_probes_import_stays_light() -> None:
             "heavy = [m for m in ('pkcs11', 'cryptography') if m in sys.modules]; "
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=REPO)
     assert out.stdout.strip() == ""

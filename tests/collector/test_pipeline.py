@@ -14,7 +14,7 @@ from collector.influx import V1Writer
 from collector.pipeline import Pipeline
 from collector.registry import communes
 from collector.validate import Accepted
-from tests.services import Influx
+from tests.support.services import Influx
 
 pytestmark = pytest.mark.integration
 

@@ -105,7 +105,7 @@ def run_snmpsim(recordings: dict[str, str]) -> Iterator[Agent]:
     """snmpsim serving ``{community: snmprec text}`` on 127.0.0.1; as root it drops privileges to nobody,
     so its files live in a world-traversable temp dir (pytest's tmp_path is private to root)."""
     venv = snmpsim_venv()
-    workdir = Path(tempfile.mkdtemp(prefix="cm5-snmpsim-"))
+    workdir = Path(tempfile.mkdtemp(prefix="snmpsim-"))
     data, cache = workdir / "data", workdir / "cache"
     data.mkdir(parents=True)
     cache.mkdir()
@@ -135,10 +135,10 @@ def run_snmpsim(recordings: dict[str, str]) -> Iterator[Agent]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-V3_USER = "cm5user"
-V3_AUTH = "cm5-auth-secret"
-V3_PRIV = "cm5-priv-secret"
-V2_COMMUNITY = "cm5test"
+V3_USER = "labuser"
+V3_AUTH = "lab-auth-secret"
+V3_PRIV = "lab-priv-secret"
+V2_COMMUNITY = "labtest"
 
 
 @contextmanager
@@ -153,7 +153,7 @@ def run_snmpd(workdir: Path) -> Iterator[Agent]:
         f"rocommunity {V2_COMMUNITY} 127.0.0.1\n"
         f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\n'
         f"rouser {V3_USER} priv\n"
-        "sysName cm5-router\nsysLocation test bench\n",
+        "sysName lab-router\nsysLocation test bench\n",
         encoding="utf-8",
     )
     port = free_udp_port()

@@ -16,7 +16,7 @@ import yaml
 
 from agent import wire
 from collector import stack
-from tests.services import Influx
+from tests.support.services import Influx
 
 
 @dataclass

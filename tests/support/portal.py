@@ -4,7 +4,7 @@ Paths: /ok (200, portal text), /maint (200 with a maintenance page), /slow/<ms> 
 /redirect/<n> (n redirects then /ok), /loop (redirects to itself), /reset (TCP RST, no answer),
 /status/<code>, /ip (the client's address as plain text, an echo service).
 ``tls_delay_ms`` delays the TLS handshake (a slow TLS terminator). Runnable as a script inside a
-network namespace: ``python -m tests.cm3_portal --bind ADDR --port P [--cert C --key K] --ready FILE``.
+network namespace: ``python -m tests.support.portal --bind ADDR --port P [--cert C --key K] --ready FILE``.
 """
 
 from __future__ import annotations

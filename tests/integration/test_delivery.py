@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from collector import stack
-from tests.fleet import Fleet, assert_complete_and_ordered
-from tests.services import Influx, need_binary, start_influx, start_mosquitto, wait_for
+from tests.support.fleet import Fleet, assert_complete_and_ordered
+from tests.support.services import Influx, need_binary, start_influx, start_mosquitto, wait_for
 
 pytestmark = pytest.mark.integration
 

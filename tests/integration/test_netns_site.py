@@ -1,6 +1,6 @@
 """A commune site built from network namespaces, and `commune-agent check` run inside it for each fault.
 
-    [agent ns]  cm3-…-a0 10.203.1.2/24 ── 10.203.1.1/24 [router ns] 10.203.2.1/24 ── 10.203.2.2/24 [internet ns]
+    [agent ns]  tst-…-a0 10.203.1.2/24 ── 10.203.1.1/24 [router ns] 10.203.2.1/24 ── 10.203.2.2/24 [internet ns]
                 default via 10.203.1.1                   NAT, forward                  lo: 10.203.9.1 (dnsmasq, "ISP DNS")
                                                                                            10.203.9.8 ("public address")
                                                                                            10.203.9.10 (HTTPS portals)
@@ -27,11 +27,12 @@ from typing import Any
 
 import pytest
 
-from tests.pki import TestCA
+from tests.support.paths import REPO
+from tests.support.pki import TestCA
 
 pytestmark = [pytest.mark.netns, pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 MAINT = ["(?i)b[aả]o tr[iì]"]
 
 
@@ -48,18 +49,18 @@ class Site:
 
     @property
     def a(self) -> str:
-        return f"cm3-{self.tag}-a"
+        return f"tst-{self.tag}-a"
 
     @property
     def r(self) -> str:
-        return f"cm3-{self.tag}-r"
+        return f"tst-{self.tag}-r"
 
     @property
     def i(self) -> str:
-        return f"cm3-{self.tag}-i"
+        return f"tst-{self.tag}-i"
 
     def dev(self, suffix: str) -> str:
-        return f"cm3{self.tag}{suffix}"  # <= 15 characters
+        return f"tst{self.tag}{suffix}"  # <= 15 characters
 
     def ns(self, ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return _run("ip", "netns", "exec", ns, *cmd, check=check)
@@ -123,7 +124,7 @@ class Site:
                          "--user=root", f"--pid-file={self.tmp / 'dnsmasq.pid'}",
                          "--address=/dvc.test/10.203.9.10", "--address=/qlvb.test/10.203.9.10")
         ready = self.tmp / "portal.ready"
-        portal = self.start(self.i, sys.executable, "-m", "tests.cm3_portal", "--bind", "10.203.9.10",
+        portal = self.start(self.i, sys.executable, "-m", "tests.support.portal", "--bind", "10.203.9.10",
                             "--port", "443", "--cert", str(leaf.cert), "--key", str(leaf.key), "--ready", str(ready))
         deadline = time.monotonic() + 20
         while True:  # poll until both listen (or one died)
@@ -152,7 +153,7 @@ class Site:
 
     def check(self, probes: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         cfg = self.tmp / f"agent-{secrets.token_hex(3)}.json"  # JSON is YAML
-        cfg.write_text(json.dumps({"agent": {"id": "cm3-site"}, "probes": probes}))
+        cfg.write_text(json.dumps({"agent": {"id": "tst-site"}, "probes": probes}))
         out = subprocess.run(
             ["ip", "netns", "exec", self.a, sys.executable, "-m", "agent.cli", "check", "--json", "-c", str(cfg)],
             capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
@@ -170,7 +171,7 @@ def _netns_available() -> str:
             return f"{tool} is not installed"
     if not (shutil.which("dnsmasq") or Path("/usr/sbin/dnsmasq").exists()):
         return "dnsmasq is not installed (scripts/apt-packages.txt)"
-    probe = f"cm3-probe-{secrets.token_hex(2)}"
+    probe = f"tst-probe-{secrets.token_hex(2)}"
     res = _run("ip", "netns", "add", probe, check=False)
     if res.returncode != 0:
         return f"cannot create a network namespace: {res.stderr.strip()}"

@@ -11,8 +11,9 @@ from agent.errors import ConfigError
 from agent.probes.ping import PingConfig
 from collector import config as cconfig
 from collector.errors import ConfigError as CollectorConfigError
+from tests.support.paths import INVALID as INVALID_DIR
 
-INVALID = sorted(Path(__file__).parent.joinpath("data", "invalid").glob("*.yaml"))
+INVALID = sorted(INVALID_DIR.glob("*.yaml"))
 
 
 def _expected(path: Path) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from collector import stack
 from collector.errors import StackError
-from tests.services import need_binary, wait_for
+from tests.support.services import need_binary, wait_for
 
 
 def test_missing_binary_is_a_clear_message() -> None:

@@ -1,5 +1,5 @@
 """lan probe inside network namespaces: an agent, a gateway and hosts on one bridge (all namespaces and links
-are ours, prefixed cm5-, and removed at the end). The probe runs in the agent's namespace as a real process."""
+are ours, prefixed tlan-, and removed at the end). The probe runs in the agent's namespace as a real process."""
 
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ import msgspec
 import pytest
 
 from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.netns
 
-REPO = Path(__file__).resolve().parents[2]
-RUNNER = Path(__file__).with_name("lan_runner.py")
-DATA = Path(__file__).resolve().parents[1] / "data"
+RUNNER = REPO / "tests" / "support" / "lan_runner.py"
 NET = "10.55.5"
-SWITCH = "cm5-lan-sw"
-BRIDGE = "cm5br"
-AGENT_NS = "cm5-lan-ag"
+SWITCH = "tlan-sw"
+BRIDGE = "tlanbr"
+AGENT_NS = "tlan-ag"
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -45,7 +44,7 @@ class Lan:
 
     def add_host(self, ns: str, last_octet: int, mac: str, gateway: str = "") -> None:
         self.add_ns(ns)
-        port = f"cm5p{last_octet}"
+        port = f"tlanp{last_octet}"
         sh("ip", "link", "add", "eth0", "netns", ns, "address", mac, "type", "veth", "peer", "name", port, "netns", SWITCH)
         sh("ip", "-n", SWITCH, "link", "set", port, "master", BRIDGE, "up")
         sh("ip", "-n", ns, "addr", "add", f"{NET}.{last_octet}/24", "dev", "eth0")
@@ -68,7 +67,7 @@ def lan() -> Iterator[Lan]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 to create network namespaces")
     for ns in sh("ip", "netns", "list").stdout.split():
-        if ns.startswith("cm5-lan-"):
+        if ns.startswith("tlan-"):
             sh("ip", "netns", "del", ns, check=False)  # left over by an interrupted run of this test
     net = Lan()
     try:
@@ -76,13 +75,13 @@ def lan() -> Iterator[Lan]:
         sh("ip", "-n", SWITCH, "link", "add", BRIDGE, "type", "bridge")
         sh("ip", "-n", SWITCH, "link", "set", BRIDGE, "up")
         net.add_host(AGENT_NS, 10, "02:55:05:00:00:10", gateway=f"{NET}.1")
-        net.add_host("cm5-lan-gw", 1, "02:55:05:00:00:01")
-        net.add_host("cm5-lan-h21", 21, "02:55:05:00:00:21")
-        net.add_host("cm5-lan-h22", 22, "02:55:05:00:00:22")
+        net.add_host("tlan-gw", 1, "02:55:05:00:00:01")
+        net.add_host("tlan-h21", 21, "02:55:05:00:00:21")
+        net.add_host("tlan-h22", 22, "02:55:05:00:00:22")
         yield net
     finally:
         net.close()
-    assert not [ns for ns in sh("ip", "netns", "list").stdout.split() if ns.startswith("cm5-lan-")]
+    assert not [ns for ns in sh("ip", "netns", "list").stdout.split() if ns.startswith("tlan-")]
 
 
 class Runner:
@@ -147,7 +146,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         assert first["check"][0]["status"] == "ok"
         assert first["check"][0]["section"] == "Thiết bị mạng"
 
-        lan.add_host("cm5-lan-h23", 23, "02:55:05:00:00:23")
+        lan.add_host("tlan-h23", 23, "02:55:05:00:00:23")
         second = runner.scan()
         assert_wire_valid(second)
         assert scan_point(second)["f"]["hosts_up"] == 4
@@ -156,7 +155,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         assert second["check"][0]["status"] == "warn"
         assert "thiết bị mới" in second["check"][0]["text"]
 
-        lan.remove("cm5-lan-h22")
+        lan.remove("tlan-h22")
         third = runner.scan()  # missed once: not yet vanished
         assert scan_point(third)["f"]["hosts_up"] == 3
         assert events(third, "vanished_host") == []
@@ -166,7 +165,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         assert events(fourth, "vanished_host") == [{"mac": "02:55:05:00:00:22", "ip": f"{NET}.22"}]
 
         # the router is replaced (or spoofed): same IP, another MAC
-        sh("ip", "-n", "cm5-lan-gw", "link", "set", "eth0", "address", "02:55:05:00:00:99")
+        sh("ip", "-n", "tlan-gw", "link", "set", "eth0", "address", "02:55:05:00:00:99")
         sh("ip", "-n", AGENT_NS, "neigh", "flush", "all")
         fifth = runner.scan()
         assert_wire_valid(fifth)
@@ -194,7 +193,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
 
 
 def test_gateway_down(lan: Lan, tmp_path: Path) -> None:
-    lan.remove("cm5-lan-gw")
+    lan.remove("tlan-gw")
     runner = Runner({"arp_timeout": 1, "retries": 0}, tmp_path / "state")
     try:
         scan = scan_point(runner.scan())

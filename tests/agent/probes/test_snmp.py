@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -16,12 +15,12 @@ from agent.probes.base import ProbeContext
 from agent.probes.snmp import IF_COLUMNS, SnmpConfig, SnmpProbe, counter_rate
 from agent.units import dec_hook
 from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
-from tests.probes import snmp_env
-from tests.probes.snmp_env import V3_AUTH, V3_PRIV, V3_USER, column, snmp_cli
+from tests.support import snmp_env
+from tests.support.snmp_env import V3_AUTH, V3_PRIV, V3_USER, column, snmp_cli
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+
 CISCO = "cisco-c3560"
 HUAWEI = "huawei-s5720"
 LIVE = "c3560-live"  # the cisco recording with writable counters, oper status and sysUpTime
@@ -369,7 +368,7 @@ async def test_snmpd_v3_authpriv_matches_snmpwalk(snmpd: snmp_env.Agent) -> None
         await probe.close()
     dev = device_point(first, "gw")
     assert dev.f["result"] == "ok", dev.f
-    assert dev.f["sys_name"] == "cm5-router"
+    assert dev.f["sys_name"] == "lab-router"
     assert dev.tg["vendor"] == "netsnmp"
     assert isinstance(dev.f.get("mem_percent"), float)
     assert 0 < dev.f["mem_percent"] <= 100
