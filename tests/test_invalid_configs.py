@@ -8,6 +8,7 @@ import pytest
 
 from agent.config import DEFAULT_CONFIG, load_config
 from agent.errors import ConfigError
+from agent.probes.http import CATALOGUE_DIR
 from agent.probes.ping import PingConfig
 from collector import config as cconfig
 from collector.errors import ConfigError as CollectorConfigError
@@ -16,37 +17,45 @@ from tests.support.paths import INVALID as INVALID_DIR
 INVALID = sorted(INVALID_DIR.glob("*.yaml"))
 
 
-def _expected(path: Path) -> str:
-    first = path.read_text(encoding="utf-8").splitlines()[0]
-    assert first.startswith("# error: "), f"{path} must start with '# error: <message>'"
-    return first.removeprefix("# error: ")
+def _expected(path: Path) -> list[str]:
+    """The full message the file states: ``# error: <file>: <field>: <what is wrong>`` on the first line,
+    ``# error| <line>`` for each further line of a multi-line message; ``{agent_defaults}`` stands for the
+    shipped catalogue folder. The loader prefixes the path it was given, so the file's folder is added."""
+    header = path.read_text(encoding="utf-8").splitlines()
+    assert header[0].startswith("# error: "), f"{path} must start with '# error: <message>'"
+    lines = [header[0].removeprefix("# error: ")]
+    lines += [h.removeprefix("# error|").removeprefix(" ") for h in header[1:] if h.startswith("# error|")]
+    assert lines[0].startswith(f"{path.name}: "), f"{path}: the message must start with the file name"
+    text = f"{path.parent}/" + "\n".join(lines)
+    return text.replace("{agent_defaults}", str(CATALOGUE_DIR)).split("\n")
+
+
+def _assert_message(path: Path, err: Exception) -> None:
+    """The whole message, line by line (trailing blanks aside): file name, field path and what is wrong."""
+    assert [ln.rstrip() for ln in str(err).split("\n")] == _expected(path)
 
 
 @pytest.mark.parametrize("path", [p for p in INVALID if not p.name.startswith(("fleet-", "collector-"))],
                          ids=lambda p: p.name)
 def test_invalid_agent_configs(path: Path) -> None:
-    """Every agent config in tests/data/invalid (all probes) fails with the message its first line states."""
+    """Every agent config in tests/data/invalid (all probes) fails with exactly the message it states."""
     with pytest.raises(ConfigError) as err:
         load_config(path)
-    message = str(err.value)
-    assert message.startswith(str(path)), message
-    assert _expected(path).split(": ", 1)[1] in message
+    _assert_message(path, err.value)
 
 
 @pytest.mark.parametrize("path", [p for p in INVALID if p.name.startswith("fleet-")], ids=lambda p: p.name)
 def test_invalid_inventories(path: Path) -> None:
     with pytest.raises(CollectorConfigError) as err:
         cconfig.load_inventory(path)
-    assert str(err.value).startswith(str(path))
-    assert _expected(path).split(": ", 1)[1] in str(err.value)
+    _assert_message(path, err.value)
 
 
 @pytest.mark.parametrize("path", [p for p in INVALID if p.name.startswith("collector-")], ids=lambda p: p.name)
-def test_invalid_collector_configs(path: Path, tmp_path: Path) -> None:
+def test_invalid_collector_configs(path: Path) -> None:
     with pytest.raises(CollectorConfigError) as err:
         cconfig.load_config(path)
-    assert str(err.value).startswith(str(path))
-    assert _expected(path).split(": ", 1)[1] in str(err.value)
+    _assert_message(path, err.value)
 
 
 def test_default_agent_config_loads_with_model_defaults() -> None:
