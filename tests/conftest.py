@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,3 +38,53 @@ def mosquitto(tmp_path: Path) -> Iterator[int]:
     svc, port = start_mosquitto(tmp_path / "mosquitto")
     yield port
     svc.stop()
+
+
+# --- skips are failures unless this machine really cannot run the test -----------------------------------
+
+def _not_root() -> bool:
+    return sys.platform != "linux" or os.geteuid() != 0
+
+
+def _no_package_manager() -> bool:
+    return shutil.which("apt-get") is None
+
+
+# (pattern of the skip reason, the condition under which such a skip is honest). Any other skip fails the
+# run: a test that skips where it could run hides a broken fixture or a missing package.
+ALLOWED_SKIPS: tuple[tuple[re.Pattern[str], Callable[[], bool]], ...] = (
+    (re.compile(r"^needs root\b"), _not_root),  # network namespaces, raw sockets, mounts
+    (re.compile(r"^network namespaces are Linux-only$"), lambda: sys.platform != "linux"),
+    (re.compile(r"^\S+ is not installed here: "), _no_package_manager),  # need_binary where apt-get cannot add it
+)
+
+
+def skip_allowed(reason: str) -> bool:
+    reason = reason.removeprefix("Skipped: ")
+    return any(pattern.search(reason) and honest() for pattern, honest in ALLOWED_SKIPS)
+
+
+def _skip_reason(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    return str(getattr(excinfo.value, "msg", excinfo.value))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and call.excinfo is not None:
+        reason = _skip_reason(call.excinfo)
+        if not skip_allowed(reason):
+            report.outcome = "failed"
+            report.longrepr = f"unexpected skip (not in tests/conftest.py ALLOWED_SKIPS for this machine): {reason}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    report = yield
+    if report.skipped:
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if not skip_allowed(reason):
+            report.outcome = "failed"
+            report.longrepr = f"unexpected module-level skip (not in ALLOWED_SKIPS for this machine): {reason}"
+    return report

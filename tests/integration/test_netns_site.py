@@ -161,29 +161,28 @@ class Site:
         return out.returncode, json.loads(out.stdout)
 
 
-def _netns_available() -> str:
+def _netns_preflight() -> None:
+    """Skip only where namespaces honestly cannot exist (not Linux, not root: conftest allows those reasons);
+    on a root Linux machine anything missing is a broken setup, so the test fails and says what."""
     if sys.platform != "linux":
-        return "network namespaces are Linux-only"
+        pytest.skip("network namespaces are Linux-only")
     if os.geteuid() != 0:
-        return "needs root (ip netns, veth, iptables)"
-    for tool in ("ip", "iptables", "ss"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
+        pytest.skip("needs root (ip netns, veth, iptables)")
+    missing = [tool for tool in ("ip", "iptables", "ss") if shutil.which(tool) is None]
     if not (shutil.which("dnsmasq") or Path("/usr/sbin/dnsmasq").exists()):
-        return "dnsmasq is not installed (scripts/apt-packages.txt)"
+        missing.append("dnsmasq")
+    if missing:
+        pytest.fail(f"root but {', '.join(missing)} missing: run scripts/bootstrap.sh (scripts/apt-packages.txt)")
     probe = f"tst-probe-{secrets.token_hex(2)}"
     res = _run("ip", "netns", "add", probe, check=False)
     if res.returncode != 0:
-        return f"cannot create a network namespace: {res.stderr.strip()}"
+        pytest.fail(f"root but cannot create a network namespace: {res.stderr.strip()}")
     _run("ip", "netns", "del", probe, check=False)
-    return ""
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    why = _netns_available()
-    if why:
-        pytest.skip(why)
+    _netns_preflight()
     tmp = tmp_path_factory.mktemp("site")
     s = Site(secrets.token_hex(2), tmp, TestCA(tmp))
     try:
