@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import msgspec
 import psutil
@@ -38,9 +39,14 @@ class HostProbe(Probe[HostConfig]):
     name: ClassVar[str] = "host"
     Config: ClassVar[type[ProbeConfig]] = HostConfig
 
-    def __init__(self, config: HostConfig, ctx: object) -> None:
+    def __init__(self, config: HostConfig, ctx: object, source: Any = psutil,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``source``: the psutil module (or an object with the same functions); ``monotonic``: the clock for
+        network rates. Both are seams for tests (counter resets cannot be produced on demand)."""
         super().__init__(config, ctx)  # type: ignore[arg-type]
-        psutil.cpu_percent(interval=None)  # prime: the first reading is relative to this call
+        self._ps = source
+        self._monotonic = monotonic
+        self._ps.cpu_percent(interval=None)  # prime: the first reading is relative to this call
         self._last_net: dict[str, tuple[float, int, int]] = {}
 
     async def collect(self) -> list[Point]:
@@ -48,18 +54,18 @@ class HostProbe(Probe[HostConfig]):
         return [self._host(now), *self._disks(now), *self._nets(now)]
 
     def _host(self, now: int) -> Point:
-        vm = psutil.virtual_memory()
-        boot = psutil.boot_time()
+        vm = self._ps.virtual_memory()
+        boot = self._ps.boot_time()
         fields: dict[str, float | int | str | bool | None] = {
-            "cpu_percent": float(psutil.cpu_percent(interval=None)),
+            "cpu_percent": float(self._ps.cpu_percent(interval=None)),
             "mem_total": int(vm.total),
             "mem_available": int(vm.available),
             "mem_used": int(vm.total - vm.available),
             "mem_percent": float(vm.percent),
-            "swap_percent": float(psutil.swap_memory().percent),
-            "uptime_s": float(time.time() - boot),
+            "swap_percent": float(self._ps.swap_memory().percent),
+            "uptime_s": float(now / 1e9 - boot),
             "boot_time": int(boot),
-            "procs": len(psutil.pids()),
+            "procs": len(self._ps.pids()),
         }
         if hasattr(os, "getloadavg"):
             l1, l5, l15 = os.getloadavg()
@@ -73,7 +79,7 @@ class HostProbe(Probe[HostConfig]):
         else:
             seen: set[str] = set()
             paths = []
-            for part in psutil.disk_partitions(all=False):
+            for part in self._ps.disk_partitions(all=False):
                 if part.fstype in cfg.ignore_fs or part.mountpoint in seen:
                     continue
                 seen.add(part.mountpoint)
@@ -81,7 +87,7 @@ class HostProbe(Probe[HostConfig]):
         points = []
         for path in paths:
             try:
-                usage = psutil.disk_usage(path)
+                usage = self._ps.disk_usage(path)
             except OSError as exc:
                 points.append(self.point("host_disk", {"error": str(exc)}, {"path": path}, ts=now))
                 continue
@@ -97,11 +103,11 @@ class HostProbe(Probe[HostConfig]):
         return points
 
     def _nets(self, now: int) -> list[Point]:
-        stats = psutil.net_if_stats()
-        counters = psutil.net_io_counters(pernic=True)
+        stats = self._ps.net_if_stats()
+        counters = self._ps.net_io_counters(pernic=True)
         wanted = set(self.config.interfaces)
         points = []
-        mono = time.monotonic()
+        mono = self._monotonic()
         for name, io in counters.items():
             if wanted and name not in wanted:
                 continue
