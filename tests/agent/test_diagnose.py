@@ -31,7 +31,11 @@ def http(name: str, result: str, **f: object) -> Point:
 def verdict(results: dict[str, list[Point]], extra: list[CheckLine] | None = None) -> tuple[str, int, str]:
     lines = check_lines(results) + (extra or [])
     v = diagnose(results, lines)
-    assert render_table(lines)  # renders without error
+    table = render_table(lines).splitlines()
+    assert table[0].split() == ["Mục", "Đối", "tượng", "Kết", "quả", "Chi", "tiết"]
+    assert len(table) == 2 + len(lines)  # header, rule, one row per line
+    for row, line in zip(table[2:], lines, strict=True):
+        assert row.startswith(line.section) and line.target in row and row.endswith(line.text)
     return v.code, v.exit_code, v.text
 
 
@@ -49,8 +53,9 @@ def test_no_default_route_is_no_network() -> None:
 
 
 def test_gateway_silent_and_nothing_else_is_no_network() -> None:
-    code, _, _ = verdict({"ping": [GW_DOWN, PUB_DOWN], "http": [http("dvc", "connect_timeout")]})
-    assert code == "no_network"
+    code, rc, text = verdict({"ping": [GW_DOWN, PUB_DOWN], "http": [http("dvc", "connect_timeout")]})
+    assert (code, rc) == ("no_network", 6)
+    assert "Máy tính này không có mạng" in text
 
 
 def test_gateway_fine_nothing_beyond_is_link_down() -> None:
