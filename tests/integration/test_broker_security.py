@@ -263,9 +263,9 @@ def test_client_certificates_as_identity(tmp_path: Path) -> None:
         assert col.receive_until("cm/v1/pc-a/metrics") == []
         # without a client certificate the TLS handshake itself is refused (the listener speaks TLS 1.2)
         ctx = ssl.create_default_context(cafile=str(ca.ca_file))
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError):
-            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                tls.recv(1)  # (TLS 1.3 would report the refusal on the first read)
+        with (socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError),
+              ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls):
+            tls.recv(1)  # (TLS 1.3 would report the refusal on the first read)
     finally:
         for c in made:
             c.stop()

@@ -17,7 +17,7 @@ from agent.units import Duration
     ([10.0, 20.0], 10.0),
     ([10.0, 20.0, 10.0, 20.0], 10.0),  # |+10| |-10| |+10| / 3
     ([1.0, 2.0, 4.0, 8.0], 7.0 / 3.0),  # 1 + 2 + 4 over 3 differences
-    ([30.0, 10.0, 25.0], 17.5),  # order matters: |−20| + |15| over 2
+    ([30.0, 10.0, 25.0], 17.5),  # order matters: |-20| + |15| over 2
     ([5.0, 1.0, 9.0, 3.0, 7.0], 5.5),  # 4 + 8 + 6 + 4 over 4
 ])
 def test_jitter_is_mean_absolute_difference_of_consecutive_rtts(rtts: list[float], expected: float) -> None:
