@@ -20,8 +20,8 @@ from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from agent.dnswire import DnsError, query
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net.dnswire import query
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
@@ -65,7 +65,7 @@ class DnsProbe(Probe[DnsConfig]):
         try:
             ans = await query(resolver.address, resolver.port, qname, self.config.record_type,
                               float(self.config.query_timeout))
-        except DnsError as exc:
+        except ProbeFailure as exc:
             return self.point("dns", {"answers": 0, **result_fields(exc.code, exc.reason)}, tags, ts)
         fields: dict[str, float | int | str | bool | None] = {
             "lookup_ms": ans.elapsed_ms, "answers": len(ans.addresses), "rcode": ans.rcode,

@@ -27,8 +27,8 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net.httptiming import RequestSpec, Response, TimedHTTP
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import Point
 

@@ -54,9 +54,9 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from agent import sntp
-from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net import sntp
+from agent.net.httptiming import RequestSpec, Response, TimedHTTP
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import FieldValue, Point
 
@@ -620,7 +620,7 @@ class TokenProbe(Probe[TokenConfig]):
         ts = self.ctx.clock_ns()
         try:
             res = await sntp.query(clock.ntp_server, limit_s=clock.timeout, clock=lambda: self.ctx.clock_ns() / 1e9)
-        except sntp.SntpError as exc:
+        except ProbeFailure as exc:
             return self._clock_point("ntp", clock.ntp_server, None, None, exc.code, exc.reason, ts)
         except OSError as exc:
             return self._clock_point("ntp", clock.ntp_server, None, None, "connect_error", str(exc), ts)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar
 import msgspec
 from icmplib import ICMPLibError, async_ping
 
-from agent import netinfo
+from agent.net import netinfo
 from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point

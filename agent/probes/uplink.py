@@ -22,9 +22,9 @@ from typing import ClassVar
 
 import msgspec
 
-from agent import netinfo
-from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net import netinfo
+from agent.net.httptiming import RequestSpec, Response, TimedHTTP
+from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import Point
 

@@ -42,7 +42,7 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         while True:  # ready when it answers
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(0.2)
-                from agent.dnswire import build_query
+                from agent.net.dnswire import build_query
 
                 s.sendto(build_query("dvc.test", 1, 7), ("127.0.0.1", port))
                 try:

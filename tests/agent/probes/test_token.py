@@ -605,7 +605,7 @@ class SntpResponder:
         self.thread.start()
 
     def serve(self) -> None:
-        from agent.sntp import to_ntp
+        from agent.net.sntp import to_ntp
 
         while not self.stop.is_set():
             try:
