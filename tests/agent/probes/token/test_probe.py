@@ -32,18 +32,16 @@ from agent.check import check_lines as agent_check_lines
 from agent.check import collect_once
 from agent.config import load_config, parse_config
 from agent.probes.base import ProbeContext
+from agent.probes.clock import ClockConfig, ClockProbe
 from agent.probes.token import TokenConfig, TokenProbe
 from agent.wire import Batch, Point, decode_batch, encode
 from tests.support.paths import REPO
-
-SOFTHSM = "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"
+from tests.support.softhsm import require_softhsm, softhsm_installed
 
 PIN = "1234"
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(SOFTHSM) and shutil.which("softhsm2-util") and shutil.which("pkcs11-tool")),
-    reason="SoftHSM2 and OpenSC are needed (apt-get install softhsm2 opensc)",
-)
+pytestmark = pytest.mark.skipif(not softhsm_installed(), reason="SoftHSM2 is not installed (apt-get install softhsm2 opensc)")
+SOFTHSM = require_softhsm() if softhsm_installed() else ""
 
 
 # --- a small PKI ------------------------------------------------------------------------------------
@@ -264,8 +262,9 @@ def token_config(pki: Pki, **extra: Any) -> TokenConfig:
     return cfg
 
 
-async def run_probe(cfg: TokenConfig) -> list[Point]:
-    probe = TokenProbe(cfg, ProbeContext(agent_id="pc-token-test"))
+async def run_probe(cfg: TokenConfig | ClockConfig) -> list[Point]:
+    probe: TokenProbe | ClockProbe = (ClockProbe(cfg, ProbeContext(agent_id="pc-token-test")) if isinstance(cfg, ClockConfig)
+                                      else TokenProbe(cfg, ProbeContext(agent_id="pc-token-test")))
     try:
         points = await probe.collect()
     finally:
@@ -637,8 +636,8 @@ def sntp_server(request: pytest.FixtureRequest) -> Iterator[SntpResponder]:
                          indirect=["sntp_server"])
 async def test_clock_offset_ntp(sntp_server: SntpResponder, expect: str) -> None:
     server = f"127.0.0.1:{sntp_server.port}"
-    cfg = parse_config({"agent": {"id": "a"}, "probes": {"token": {"clock": {"ntp_server": server}}}}, "t").probes["token"]
-    assert isinstance(cfg, TokenConfig)
+    cfg = parse_config({"agent": {"id": "a"}, "probes": {"clock": {"ntp_server": server}}}, "t").probes["clock"]
+    assert isinstance(cfg, ClockConfig)
     points = await run_probe(cfg)
     pt = only(points, "token_clock")
     assert pt.tg == {"source": "ntp", "server": server}
@@ -649,7 +648,7 @@ async def test_clock_offset_ntp(sntp_server: SntpResponder, expect: str) -> None
         return
     assert abs(float(pt.f["offset_ms"]) - sntp_server.offset_s * 1000.0) < 50.0
     assert 0.0 <= float(pt.f["rtt_ms"]) < 1000.0
-    lines = TokenProbe.check_lines(points)
+    lines = ClockProbe.check_lines(points)
     if expect == "ok":
         assert lines == []
     else:
@@ -663,9 +662,9 @@ async def test_clock_offset_ntp(sntp_server: SntpResponder, expect: str) -> None
 async def test_clock_ntp_down_and_http_date(ca_server: CaServer) -> None:
     ca_server.date_offset_s = -600.0
     server = f"127.0.0.1:{free_port()}"
-    cfg = parse_config({"agent": {"id": "a"}, "probes": {"token": {"clock": {
-        "ntp_server": server, "http_url": ca_server.url("/time"), "timeout": "500ms"}}}}, "t").probes["token"]
-    assert isinstance(cfg, TokenConfig)
+    cfg = parse_config({"agent": {"id": "a"}, "probes": {"clock": {
+        "ntp_server": server, "http_url": ca_server.url("/time"), "timeout": "500ms"}}}, "t").probes["clock"]
+    assert isinstance(cfg, ClockConfig)
     points = await run_probe(cfg)
     ntp_pt = only(points, "token_clock", source="ntp")
     # Nothing listens: ICMP port unreachable surfaces as an error, or the query times out.
