@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
@@ -82,6 +83,8 @@ class Probe(Generic[C]):
 
     name: ClassVar[str]
     Config: ClassVar[type[ProbeConfig]]
+    results: ClassVar[type[StrEnum] | None] = None
+    """The probe's result codes (values of the ``result`` field), documented in docs/probes/<name>.md."""
 
     def __init__(self, config: C, ctx: ProbeContext) -> None:
         self.config = config
@@ -122,3 +125,14 @@ class Probe(Generic[C]):
 def result_fields(result: str, reason: str = "") -> dict[str, FieldValue | None]:
     """The three fields every per-target point carries."""
     return {"result": result, "ok": 1 if result == RESULT_OK else 0, "reason": reason}
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_result(results: type[E], value: object) -> E | None:
+    """The member of ``results`` whose value is ``value`` (a point's ``result`` field), None if none is."""
+    try:
+        return results(str(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None

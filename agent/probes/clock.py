@@ -41,6 +41,12 @@ class ClockResult(StrEnum):
     """The NTP server refused the query (stratum 0)."""
     NO_DATE = "no_date"
     """HTTP answer without a usable Date header."""
+    TLS_ERROR = "tls_error"
+    CERT_EXPIRED = "cert_expired"
+    RESET = "reset"
+    PROXY_ERROR = "proxy_error"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_URL = "bad_url"
 
 
 class ClockConfig(ProbeConfig, kw_only=True):
@@ -61,6 +67,7 @@ class ClockConfig(ProbeConfig, kw_only=True):
 
 class ClockProbe(Probe[ClockConfig]):
     name: ClassVar[str] = "clock"
+    results: ClassVar[type[StrEnum] | None] = ClockResult
     Config: ClassVar[type[ProbeConfig]] = ClockConfig
 
     def __init__(self, config: ClockConfig, ctx: ProbeContext) -> None:
@@ -80,7 +87,7 @@ class ClockProbe(Probe[ClockConfig]):
         return list(await asyncio.gather(*jobs))
 
     def _point(self, source: str, server: str, offset_s: float | None, rtt_s: float | None,
-               code: str, reason: str, ts: int) -> Point:
+               code: ClockResult, reason: str, ts: int) -> Point:
         if code == ClockResult.OK and offset_s is not None and abs(offset_s) > self.config.max_offset:
             code = ClockResult.CLOCK_WRONG
             reason = f"this clock is {abs(offset_s):.1f}s {'behind' if offset_s > 0 else 'ahead of'} {server}"
@@ -96,7 +103,7 @@ class ClockProbe(Probe[ClockConfig]):
         try:
             res = await sntp.query(server, limit_s=self.query_limit, clock=lambda: self.ctx.clock_ns() / 1e9)
         except ProbeFailure as exc:
-            return self._point("ntp", server, None, None, exc.code, exc.reason, ts)
+            return self._point("ntp", server, None, None, ClockResult(exc.code), exc.reason, ts)
         except OSError as exc:
             return self._point("ntp", server, None, None, ClockResult.CONNECT_ERROR, str(exc), ts)
         return self._point("ntp", server, res.offset_s, res.delay_s, ClockResult.OK, "", ts)
@@ -106,12 +113,13 @@ class ClockProbe(Probe[ClockConfig]):
         ts = self.ctx.clock_ns()
         t1 = self.ctx.clock_ns() / 1e9
         resp = Response()
-        code, reason = ClockResult.OK.value, ""
+        code: ClockResult = ClockResult.OK
+        reason = ""
         try:
             async with asyncio.timeout(self.query_limit):
                 await self._http.request(RequestSpec(url=url, method="HEAD", follow_redirects=False), resp)
         except ProbeFailure as exc:
-            code, reason = exc.code, exc.reason
+            code, reason = ClockResult(exc.code), exc.reason
         except TimeoutError:
             code, reason = ClockResult.TIMEOUT, f"no answer within {self.query_limit:g}s"
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from agent.probes.base import (
@@ -41,6 +42,7 @@ class _DeviceState:
 
 class SnmpProbe(Probe[SnmpConfig]):
     name: ClassVar[str] = "snmp"
+    results: ClassVar[type[StrEnum] | None] = SnmpResult
     Config: ClassVar[type[ProbeConfig]] = SnmpConfig
 
     def __init__(self, config: SnmpConfig, ctx: ProbeContext) -> None:

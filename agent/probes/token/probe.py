@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent.net.httptiming import RequestSpec, Response, TimedHTTP
@@ -36,6 +37,7 @@ from agent.probes.token.certs import (
 from agent.probes.token.check import check_line
 from agent.probes.token.config import Middleware, TokenConfig, TokenModule
 from agent.probes.token.pkcs11scan import TokenScan, scan_locked, windows_store_certs
+from agent.probes.token.results import TokenResult
 from agent.wire import FieldValue, Point
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ MAX_TAG = 256
 
 class TokenProbe(Probe[TokenConfig]):
     name: ClassVar[str] = "token"
+    results: ClassVar[type[StrEnum] | None] = TokenResult
     Config: ClassVar[type[ProbeConfig]] = TokenConfig
 
     def __init__(self, config: TokenConfig, ctx: ProbeContext) -> None:
@@ -85,25 +88,25 @@ class TokenProbe(Probe[TokenConfig]):
                 bundle_error = f"cannot read CA bundle {module.ca_bundle}: {getattr(exc, 'strerror', None) or exc}"
         if not await asyncio.to_thread(os.path.exists, module.path):
             return [self.point("token_module", {**fields, **result_fields(
-                "module_not_found", f"PKCS#11 library {module.path} does not exist")}, mtags, ts)]
+                TokenResult.MODULE_NOT_FOUND, f"PKCS#11 library {module.path} does not exist")}, mtags, ts)]
         try:
             async with asyncio.timeout(self.config.module_timeout):
                 scan = await asyncio.to_thread(scan_locked, module.path, module.token_label)
         except TimeoutError:
             return [self.point("token_module", {**fields, **result_fields(
-                "module_timeout", f"PKCS#11 library did not answer within {self.config.module_timeout:g}s")}, mtags, ts)]
+                TokenResult.MODULE_TIMEOUT, f"PKCS#11 library did not answer within {self.config.module_timeout:g}s")}, mtags, ts)]
         except Exception as exc:  # PKCS11Error and friends: any library failure is data
             return [self.point("token_module", {**fields, **result_fields(
-                "module_error", f"{type(exc).__name__}: {exc}"[:300])}, mtags, ts)]
+                TokenResult.MODULE_ERROR, f"{type(exc).__name__}: {exc}"[:300])}, mtags, ts)]
         if scan is None:
             return [self.point("token_module", {**fields, **result_fields(
-                "module_busy", "the previous query of this library has not finished")}, mtags, ts)]
+                TokenResult.MODULE_BUSY, "the previous query of this library has not finished")}, mtags, ts)]
         fields.update(loaded=1, slots=scan.slots, tokens=len(scan.tokens))
-        code, reason = (("ca_bundle_error", bundle_error) if bundle_error else (RESULT_OK, ""))
+        code, reason = ((TokenResult.CA_BUNDLE_ERROR, bundle_error) if bundle_error else (RESULT_OK, ""))
         points = [self.point("token_module", {**fields, **result_fields(code, reason)}, mtags, ts)]
         if not scan.tokens:
             points.append(self.point("token", {"present": 0, "certificates": 0, **result_fields(
-                "no_token", "no token in any slot" + (f" with label {module.token_label!r}" if module.token_label else ""))},
+                TokenResult.NO_TOKEN, "no token in any slot" + (f" with label {module.token_label!r}" if module.token_label else ""))},
                 {"module": module.name}, ts))
             return points
         for tok in scan.tokens:
@@ -125,13 +128,13 @@ class TokenProbe(Probe[TokenConfig]):
                 parsed.append((der, None, str(exc)))
         on_token = [c for _d, c, _e in parsed if c is not None]
         users = [(d, c, e) for d, c, e in parsed if c is None or not is_ca(c)]
-        code, reason = (RESULT_OK, "") if users else ("no_certificate", "the token holds no user certificate")
+        code, reason = (RESULT_OK, "") if users else (TokenResult.NO_CERTIFICATE, "the token holds no user certificate")
         points = [self.point("token", {"present": 1, "certificates": len(users), **result_fields(code, reason)}, ttags, ts)]
         now = datetime.fromtimestamp(self.ctx.clock_ns() / 1e9, UTC)
         endpoint_jobs = []
         for der, cert, err in users:
             if cert is None:
-                points.append(self.point("token_cert", result_fields("bad_certificate", f"cannot parse: {err}"[:300]),
+                points.append(self.point("token_cert", result_fields(TokenResult.BAD_CERTIFICATE, f"cannot parse: {err}"[:300]),
                                          {"module": module.name, "token": ttags["token"],
                                           "serial": hashlib.sha256(der).hexdigest()[:16]}, ts))
                 continue
@@ -174,11 +177,11 @@ class TokenProbe(Probe[TokenConfig]):
             chain_ok, why = verify_chain(cert, anchors, on_token, now)
             fields["chain_valid"] = 1 if chain_ok else 0
             if not chain_ok:
-                code, reason = "chain_invalid", why
+                code, reason = TokenResult.CHAIN_INVALID, why
         if now < nb:
-            code, reason = "not_yet_valid", f"valid only from {nb:%Y-%m-%d %H:%M} UTC"
+            code, reason = TokenResult.NOT_YET_VALID, f"valid only from {nb:%Y-%m-%d %H:%M} UTC"
         if now > na:
-            code, reason = "expired", f"expired on {na:%Y-%m-%d %H:%M} UTC"
+            code, reason = TokenResult.EXPIRED, f"expired on {na:%Y-%m-%d %H:%M} UTC"
         tags = {"module": module.name, "token": token, "subject": facts.subject[:MAX_TAG],
                 "issuer": facts.issuer[:MAX_TAG], "serial": facts.serial[:MAX_TAG]}
         return self.point("token_cert", {**fields, **result_fields(code, reason)}, tags, ts)
@@ -207,11 +210,11 @@ class TokenProbe(Probe[TokenConfig]):
             async with asyncio.timeout(timeout):
                 await self._http.request(spec, resp)
         except ProbeFailure as exc:
-            return resp, exc.code, exc.reason
+            return resp, TokenResult(exc.code), exc.reason
         except TimeoutError:
-            return resp, "timeout", f"no answer within {timeout:g}s (during {resp.phase})"
+            return resp, TokenResult.TIMEOUT, f"no answer within {timeout:g}s (during {resp.phase})"
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            return resp, "bad_response" if isinstance(exc, ValueError) else "reset", f"{type(exc).__name__}: {exc}"
+            return resp, TokenResult.BAD_RESPONSE if isinstance(exc, ValueError) else TokenResult.RESET, f"{type(exc).__name__}: {exc}"
         return resp, RESULT_OK, ""
 
     @staticmethod
@@ -231,7 +234,7 @@ class TokenProbe(Probe[TokenConfig]):
             # No issuer certificate to build a request from: reachability only (any HTTP answer counts).
             resp, code, reason = await self._timed(RequestSpec(url=url, method="GET", max_body_bytes=64 * 1024))
             if code == RESULT_OK and resp.status >= 500:
-                code, reason = "http_status", f"HTTP {resp.status}"
+                code, reason = TokenResult.HTTP_STATUS, f"HTTP {resp.status}"
             return self.point("token_endpoint", {**self._timing(resp), **result_fields(code, reason)}, tags, ts)
         req = ocsp.OCSPRequestBuilder().add_certificate(facts.cert, issuer, hashes.SHA1()).build()
         spec = RequestSpec(url=url, method="POST", body=req.public_bytes(serialization.Encoding.DER),
@@ -241,28 +244,28 @@ class TokenProbe(Probe[TokenConfig]):
         fields = self._timing(resp)
         if code == RESULT_OK:
             if resp.status != 200:
-                code, reason = "http_status", f"HTTP {resp.status} from the OCSP responder"
+                code, reason = TokenResult.HTTP_STATUS, f"HTTP {resp.status} from the OCSP responder"
             else:
                 try:
                     answer = ocsp.load_der_ocsp_response(resp.body)
                 except ValueError as exc:
-                    code, reason = "bad_response", f"not an OCSP response: {exc}"[:300]
+                    code, reason = TokenResult.BAD_RESPONSE, f"not an OCSP response: {exc}"[:300]
                 else:
                     fields["ocsp_response"] = answer.response_status.name.lower()
                     if answer.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-                        code, reason = "ocsp_error", f"responder answered {answer.response_status.name.lower()}"
+                        code, reason = TokenResult.OCSP_ERROR, f"responder answered {answer.response_status.name.lower()}"
                     else:
                         status = answer.certificate_status.name.lower()
                         fields["cert_status"] = status
                         if answer.certificate_status == ocsp.OCSPCertStatus.REVOKED:
-                            code, reason = "revoked", "the CA reports this certificate as revoked"
+                            code, reason = TokenResult.REVOKED, "the CA reports this certificate as revoked"
         return self.point("token_endpoint", {**fields, **result_fields(code, reason)}, tags, ts)
 
     async def check_crl(self, module: TokenModule, url: str, ts: int) -> Point:
         tags = {"module": module.name, "kind": "crl", "url": url[:MAX_TAG]}
         resp, code, reason = await self._timed(RequestSpec(url=url, method=self.config.crl_method, max_body_bytes=64 * 1024))
         if code == RESULT_OK and not 200 <= resp.status < 400:
-            code, reason = "http_status", f"HTTP {resp.status} from the CRL server"
+            code, reason = TokenResult.HTTP_STATUS, f"HTTP {resp.status} from the CRL server"
         return self.point("token_endpoint", {**self._timing(resp), **result_fields(code, reason)}, tags, ts)
 
     # middleware -----------------------------------------------------------------------------------
@@ -275,7 +278,7 @@ class TokenProbe(Probe[TokenConfig]):
             running = await asyncio.to_thread(process_running, mw.process)
             fields["process_running"] = 1 if running else 0
             if not running:
-                problems.append(("process_not_running", f"process {mw.process} is not running"))
+                problems.append((TokenResult.PROCESS_NOT_RUNNING, f"process {mw.process} is not running"))
         if mw.port is not None:
             tags["port"] = str(mw.port)
             started = time.perf_counter()
@@ -289,10 +292,10 @@ class TokenProbe(Probe[TokenConfig]):
                     await writer.wait_closed()
             except TimeoutError:
                 fields["port_open"] = 0
-                problems.append(("port_timeout", f"{mw.host}:{mw.port} did not answer"))
+                problems.append((TokenResult.PORT_TIMEOUT, f"{mw.host}:{mw.port} did not answer"))
             except OSError as exc:
                 fields["port_open"] = 0
-                problems.append(("port_closed", f"nothing listens on {mw.host}:{mw.port} ({exc.strerror or exc})"))
+                problems.append((TokenResult.PORT_CLOSED, f"nothing listens on {mw.host}:{mw.port} ({exc.strerror or exc})"))
         code, reason = problems[0] if problems else (RESULT_OK, "")
         if len(problems) > 1:
             reason = "; ".join(r for _c, r in problems)

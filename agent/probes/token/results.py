@@ -32,6 +32,12 @@ class TokenResult(StrEnum):
     CONNECT_REFUSED = "connect_refused"
     CONNECT_ERROR = "connect_error"
     RESET = "reset"
+    TLS_ERROR = "tls_error"
+    CERT_EXPIRED = "cert_expired"
+    """The endpoint's own TLS certificate has expired (https endpoints)."""
+    PROXY_ERROR = "proxy_error"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    BAD_URL = "bad_url"
     # token_middleware
     PROCESS_NOT_RUNNING = "process_not_running"
     PORT_CLOSED = "port_closed"
