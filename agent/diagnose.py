@@ -23,12 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.probes.base import CheckLine
+from agent.probes.dns import DnsResult
+from agent.probes.http import HttpResult
+from agent.probes.ping import PingResult
+from agent.probes.uplink import UplinkResult
 from agent.wire import Point
 
 EXIT_CODES = {"ok": 0, "degraded": 1, "portal": 3, "dns": 4, "link_down": 5, "no_network": 6}
 NETWORK_PROBES = frozenset({"ping", "dns", "tcp", "http", "uplink", "traceroute"})
 # Resolver answers that prove the resolver was reached (the network works), even if the name failed.
-_DNS_REACHED = frozenset({"ok", "nxdomain", "servfail", "refused", "no_answer", "bad_response"})
+_DNS_REACHED = frozenset({DnsResult.OK, DnsResult.NXDOMAIN, DnsResult.SERVFAIL, DnsResult.REFUSED, DnsResult.NO_ANSWER,
+                          DnsResult.BAD_RESPONSE})
 
 
 @dataclass
@@ -77,16 +82,16 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine]) -> Verdict
     # What proves that packets leave the site: any external target answering at IP level.
     ip_reach = [p for p in external_ping + tcp if _ok(p)]
     ip_reach += [p for p in dns_direct if p.f.get("result") in _DNS_REACHED]
-    ip_reach += [p for p in http if _ok(p) or p.f.get("result") in ("http_status", "content_mismatch")]
+    ip_reach += [p for p in http if _ok(p) or p.f.get("result") in (HttpResult.HTTP_STATUS, HttpResult.CONTENT_MISMATCH)]
     ip_reach += [p for p in uplink if _ok(p) and p.f.get("public_ip")]
     external_checks = external_ping + tcp + dns_direct + http
-    no_route = any(p.f.get("result") == "no_route" for p in gateway + uplink)
+    no_route = any(p.f.get("result") in (PingResult.NO_ROUTE, UplinkResult.NO_ROUTE) for p in gateway + uplink)
     gateway_down = bool(gateway) and not any(_ok(p) for p in gateway)
 
     if no_route:
         return verdict("no_network", "Máy tính này không có mạng: không có đường mạng mặc định. "
                        "Kiểm tra dây mạng hoặc Wi-Fi của máy, rồi thử lại.",
-                       ["ping cổng mạng: no_route"])
+                       [f"ping cổng mạng: {PingResult.NO_ROUTE}"])
     if gateway_down and not ip_reach:
         gw = gateway[0].tg.get("target", "")
         return verdict("no_network", f"Máy tính này không có mạng: không liên lạc được với cổng mạng {gw}. "
@@ -98,7 +103,7 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine]) -> Verdict
                        "nhưng không ra được Internet. Kiểm tra modem/router và gọi tổng đài nhà mạng.", details)
 
     dns_failed = [p for p in dns if not _ok(p)]
-    http_dns = [p for p in http if p.f.get("result") == "dns_error"]
+    http_dns = [p for p in http if p.f.get("result") == HttpResult.DNS_ERROR]
     dns_broken = (
         (dns_system and all(not _ok(p) for p in dns_system))
         or (dns and all(not _ok(p) for p in dns))
@@ -106,7 +111,7 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine]) -> Verdict
     )
     if dns_broken:
         details = [f"dns {p.tg.get('resolver_name', '')} → {p.tg.get('query', '')}: {p.f.get('result')}"
-                   for p in dns_failed] + [f"http {_label(p)}: dns_error" for p in http_dns]
+                   for p in dns_failed] + [f"http {_label(p)}: {HttpResult.DNS_ERROR}" for p in http_dns]
         return verdict("dns", "DNS bị lỗi: mạng vẫn thông nhưng không phân giải được tên miền. "
                        "Kiểm tra cấu hình DNS của máy/router hoặc báo nhà mạng.", details)
 

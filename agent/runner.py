@@ -21,10 +21,10 @@ import psutil
 
 from agent.config import AgentConfig
 from agent.probes import REGISTRY, Probe, ProbeConfig
-from agent.probes.base import ProbeContext, result_fields
+from agent.probes.base import ProbeContext, clean_fields, result_fields
 from agent.publish import Publisher
 from agent.queue import DiskQueue
-from agent.wire import Point, clean_fields, supervise
+from agent.wire import Point, supervise
 
 log = logging.getLogger("agent")
 

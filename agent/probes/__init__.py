@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.probes.base import Probe, ProbeConfig
+from agent.probes.clock import ClockProbe
 from agent.probes.dns import DnsProbe
 from agent.probes.host import HostProbe
 from agent.probes.http import HttpProbe
@@ -21,6 +22,7 @@ REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
     "http": HttpProbe,  # type: ignore[dict-item]
     "synthetic": SyntheticProbe,  # type: ignore[dict-item]
     "token": TokenProbe,  # type: ignore[dict-item]
+    "clock": ClockProbe,  # type: ignore[dict-item]
     "dns": DnsProbe,  # type: ignore[dict-item]
     "tcp": TcpProbe,  # type: ignore[dict-item]
     "uplink": UplinkProbe,  # type: ignore[dict-item]

@@ -9,18 +9,38 @@ does, the scheduler turns the exception into an ``agent_probe`` point and the ot
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 import msgspec
 
 from agent.units import Duration
-from agent.wire import FieldValue, Point, clean_fields
+from agent.wire import FieldValue, Point
 
 RESULT_OK = "ok"
+
+
+class ProbeFailure(Exception):
+    """A check of one target failed; ``code`` is the probe's result code, the message is the reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValue]:
+    """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
+    return {
+        k: v
+        for k, v in fields.items()
+        if v is not None and not (isinstance(v, float) and not math.isfinite(v))
+    }
 
 
 @dataclass(frozen=True)
@@ -53,7 +73,6 @@ class ProbeContext:
     clock_ns: Callable[[], int] = wall_clock_ns
     state_dir: Path = Path("state/agent")
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("agent.probe"))
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 C = TypeVar("C", bound=ProbeConfig)
@@ -64,6 +83,8 @@ class Probe(Generic[C]):
 
     name: ClassVar[str]
     Config: ClassVar[type[ProbeConfig]]
+    results: ClassVar[type[StrEnum] | None] = None
+    """The probe's result codes (values of the ``result`` field), documented in docs/probes/<name>.md."""
 
     def __init__(self, config: C, ctx: ProbeContext) -> None:
         self.config = config
@@ -104,3 +125,14 @@ class Probe(Generic[C]):
 def result_fields(result: str, reason: str = "") -> dict[str, FieldValue | None]:
     """The three fields every per-target point carries."""
     return {"result": result, "ok": 1 if result == RESULT_OK else 0, "reason": reason}
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def parse_result(results: type[E], value: object) -> E | None:
+    """The member of ``results`` whose value is ``value`` (a point's ``result`` field), None if none is."""
+    try:
+        return results(str(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -16,15 +16,29 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from agent.dnswire import DnsError, query
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net.dnswire import query
+from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
+
+class DnsResult(StrEnum):
+    OK = "ok"
+    NXDOMAIN = "nxdomain"
+    SERVFAIL = "servfail"
+    REFUSED = "refused"
+    NO_ANSWER = "no_answer"
+    """NOERROR without an address."""
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    """ICMP port/host unreachable."""
+    BAD_RESPONSE = "bad_response"
+    ERROR = "error"
 
 class Resolver(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     address: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F.:]+$")]
@@ -45,11 +59,12 @@ class DnsConfig(ProbeConfig, kw_only=True):
     query_timeout: Duration = Duration(3)
 
 
-_RCODE_RESULT = {"nxdomain": "nxdomain", "servfail": "servfail", "refused": "refused"}
+_RCODE_RESULT = {"nxdomain": DnsResult.NXDOMAIN, "servfail": DnsResult.SERVFAIL, "refused": DnsResult.REFUSED}
 
 
 class DnsProbe(Probe[DnsConfig]):
     name: ClassVar[str] = "dns"
+    results: ClassVar[type[StrEnum] | None] = DnsResult
     Config: ClassVar[type[ProbeConfig]] = DnsConfig
 
     async def collect(self) -> list[Point]:
@@ -65,19 +80,19 @@ class DnsProbe(Probe[DnsConfig]):
         try:
             ans = await query(resolver.address, resolver.port, qname, self.config.record_type,
                               float(self.config.query_timeout))
-        except DnsError as exc:
-            return self.point("dns", {"answers": 0, **result_fields(exc.code, exc.reason)}, tags, ts)
+        except ProbeFailure as exc:
+            return self.point("dns", {"answers": 0, **result_fields(DnsResult(exc.code), exc.reason)}, tags, ts)
         fields: dict[str, float | int | str | bool | None] = {
             "lookup_ms": ans.elapsed_ms, "answers": len(ans.addresses), "rcode": ans.rcode,
             "address": ans.addresses[0] if ans.addresses else None,
         }
         if ans.rcode != "noerror":
-            code = _RCODE_RESULT.get(ans.rcode, "bad_response")
+            code = _RCODE_RESULT.get(ans.rcode, DnsResult.BAD_RESPONSE)
             fields.update(result_fields(code, f"{resolver.address} answered {ans.rcode.upper()} for {qname}"))
         elif not ans.addresses:
-            fields.update(result_fields("no_answer", f"{resolver.address} has no {self.config.record_type} record for {qname}"))
+            fields.update(result_fields(DnsResult.NO_ANSWER, f"{resolver.address} has no {self.config.record_type} record for {qname}"))
         else:
-            fields.update(result_fields(RESULT_OK))
+            fields.update(result_fields(DnsResult.OK))
         return self.point("dns", fields, tags, ts)
 
     async def _system(self, qname: str) -> Point:
@@ -91,17 +106,17 @@ class DnsProbe(Probe[DnsConfig]):
                 infos = await loop.getaddrinfo(qname, None, family=family, type=socket.SOCK_STREAM)
         except TimeoutError:
             return self.point("dns", {"answers": 0, **result_fields(
-                "timeout", f"system resolver gave no answer within {self.config.query_timeout:g}s")}, tags, ts)
+                DnsResult.TIMEOUT, f"system resolver gave no answer within {self.config.query_timeout:g}s")}, tags, ts)
         except socket.gaierror as exc:
-            code = "nxdomain" if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)) else "error"
+            code = DnsResult.NXDOMAIN if exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", -5)) else DnsResult.ERROR
             if exc.errno == socket.EAI_AGAIN:
-                code = "timeout"
+                code = DnsResult.TIMEOUT
             return self.point("dns", {"answers": 0, "lookup_ms": (time.perf_counter() - start) * 1000.0,
                                       **result_fields(code, f"system resolver: {exc.strerror or exc}")}, tags, ts)
         addrs = sorted({str(i[4][0]) for i in infos})
         return self.point("dns", {"lookup_ms": (time.perf_counter() - start) * 1000.0, "answers": len(addrs),
                                   "address": addrs[0] if addrs else None, "rcode": "noerror",
-                                  **result_fields(RESULT_OK)}, tags, ts)
+                                  **result_fields(DnsResult.OK)}, tags, ts)
 
     @classmethod
     def check_lines(cls, points: list[Point]) -> list[CheckLine]:
@@ -114,8 +129,20 @@ class DnsProbe(Probe[DnsConfig]):
             if p.f.get("ok") == 1:
                 lines.append(CheckLine("Mạng", target, "ok", f"Phân giải trong {float(p.f.get('lookup_ms', 0.0)):.1f} ms."))
             else:
-                text = {"timeout": "Máy chủ DNS không trả lời.", "nxdomain": "Tên miền không tồn tại.",
-                        "unreachable": "Không liên lạc được với máy chủ DNS."}.get(str(p.f.get("result")),
-                                                                                  "Phân giải tên miền lỗi.")
+                known = parse_result(DnsResult, p.f.get("result"))
+                text = TEXTS.get(known, "Phân giải tên miền lỗi.") if known else "Phân giải tên miền lỗi."
                 lines.append(CheckLine("Mạng", target, "fail", f"{text} ({p.f.get('result')})"))
         return lines
+
+
+TEXTS: dict[DnsResult, str] = {
+    DnsResult.NXDOMAIN: "Tên miền không tồn tại.",
+    DnsResult.SERVFAIL: "Máy chủ DNS không phân giải được tên miền (lỗi phía máy chủ DNS).",
+    DnsResult.REFUSED: "Máy chủ DNS từ chối phân giải cho máy này.",
+    DnsResult.NO_ANSWER: "Tên miền không có địa chỉ nào.",
+    DnsResult.TIMEOUT: "Máy chủ DNS không trả lời.",
+    DnsResult.UNREACHABLE: "Không liên lạc được với máy chủ DNS.",
+    DnsResult.BAD_RESPONSE: "Máy chủ DNS trả lời sai định dạng.",
+    DnsResult.ERROR: "Phân giải tên miền lỗi.",
+}
+"""Vietnamese text of every failing result code (``ok`` needs none)."""

@@ -22,16 +22,35 @@ import asyncio
 import re
 import ssl
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net.httptiming import RequestSpec, Response, TimedHTTP
+from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
+
+class HttpResult(StrEnum):
+    OK = "ok"
+    DNS_ERROR = "dns_error"
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_ERROR = "connect_error"
+    CONNECT_TIMEOUT = "connect_timeout"
+    TLS_ERROR = "tls_error"
+    CERT_EXPIRED = "cert_expired"
+    TLS_TIMEOUT = "tls_timeout"
+    READ_TIMEOUT = "read_timeout"
+    RESET = "reset"
+    BAD_RESPONSE = "bad_response"
+    HTTP_STATUS = "http_status"
+    CONTENT_MISMATCH = "content_mismatch"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+    PROXY_ERROR = "proxy_error"
+    BAD_URL = "bad_url"
 
 class HttpTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -107,6 +126,7 @@ def _compile(target: HttpTarget) -> tuple[re.Pattern[str] | None, list[re.Patter
 
 class HttpProbe(Probe[HttpConfig]):
     name: ClassVar[str] = "http"
+    results: ClassVar[type[StrEnum] | None] = HttpResult
     Config: ClassVar[type[ProbeConfig]] = HttpConfig
 
     def __init__(self, config: HttpConfig, ctx: object) -> None:
@@ -136,33 +156,36 @@ class HttpProbe(Probe[HttpConfig]):
             proxy=target.proxy or self.config.proxy,
         )
         timeout = target.timeout or self.config.request_timeout
-        code, reason = RESULT_OK, ""
+        code: HttpResult = HttpResult.OK
+        reason = ""
         try:
             async with asyncio.timeout(timeout):
                 await self._client.request(spec, resp)
             code, reason = self._judge(target, resp)
         except ProbeFailure as exc:
-            code, reason = exc.code, exc.reason
+            code, reason = HttpResult(exc.code), exc.reason
         except TimeoutError:
             phase = resp.phase
-            code = {"dns": "dns_error", "connect": "connect_timeout", "tls": "tls_timeout"}.get(phase, "read_timeout")
+            code = {"dns": HttpResult.DNS_ERROR, "connect": HttpResult.CONNECT_TIMEOUT,
+                    "tls": HttpResult.TLS_TIMEOUT}.get(phase, HttpResult.READ_TIMEOUT)
             reason = f"no answer within {timeout:g}s during {phase}"
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            code, reason = "bad_response" if isinstance(exc, ValueError) else "reset", f"{type(exc).__name__}: {exc}"
+            code = HttpResult.BAD_RESPONSE if isinstance(exc, ValueError) else HttpResult.RESET
+            reason = f"{type(exc).__name__}: {exc}"
         tags = {"service": target.name, "url": target.url[:256], "label": target.label or target.name}
         return self.point("http", self._fields(target, resp, code, reason), tags, ts)
 
-    def _judge(self, target: HttpTarget, resp: Response) -> tuple[str, str]:
+    def _judge(self, target: HttpTarget, resp: Response) -> tuple[HttpResult, str]:
         if resp.status not in target.valid_status:
-            return "http_status", f"HTTP {resp.status} from {resp.url}"
+            return HttpResult.HTTP_STATUS, f"HTTP {resp.status} from {resp.url}"
         expect, fail_patterns = self._patterns[target.name]
         text = resp.body.decode("utf-8", errors="replace")
         for pattern in fail_patterns:
             if pattern.search(text):
-                return "content_mismatch", f"page matches {pattern.pattern!r} (maintenance or error page)"
+                return HttpResult.CONTENT_MISMATCH, f"page matches {pattern.pattern!r} (maintenance or error page)"
         if expect is not None and not expect.search(text):
-            return "content_mismatch", f"expected text {expect.pattern!r} not found"
-        return RESULT_OK, ""
+            return HttpResult.CONTENT_MISMATCH, f"expected text {expect.pattern!r} not found"
+        return HttpResult.OK, ""
 
     def _fields(self, target: HttpTarget, resp: Response, code: str, reason: str) -> dict[str, float | int | str | bool | None]:
         ph = resp.phases_ms
@@ -193,7 +216,9 @@ class HttpProbe(Probe[HttpConfig]):
             total = float(p.f.get("total_ms", 0.0))
             if p.f.get("ok") != 1:
                 code = str(p.f.get("result", ""))
-                out.append(CheckLine("Cổng dịch vụ", label, "fail", f"{FAIL_TEXT.get(code, 'Không truy cập được')} ({code})."))
+                known = parse_result(HttpResult, code)
+                text = TEXTS.get(known, "Không truy cập được") if known else "Không truy cập được"
+                out.append(CheckLine("Cổng dịch vụ", label, "fail", f"{text} ({code})."))
             elif p.f.get("slow") == 1:
                 out.append(CheckLine("Cổng dịch vụ", label, "warn", f"Truy cập được nhưng chậm: {total / 1000:.1f} giây."))
             elif p.f.get("tls_expiring") == 1:
@@ -205,19 +230,20 @@ class HttpProbe(Probe[HttpConfig]):
         return out
 
 
-FAIL_TEXT = {
-    "dns_error": "Không phân giải được tên miền của cổng",
-    "connect_refused": "Máy chủ của cổng từ chối kết nối",
-    "connect_error": "Không kết nối được tới máy chủ của cổng",
-    "connect_timeout": "Kết nối tới cổng quá thời gian chờ",
-    "tls_error": "Lỗi kết nối bảo mật (TLS/chứng chỉ)",
-    "cert_expired": "Chứng chỉ bảo mật của cổng đã hết hạn",
-    "tls_timeout": "Bắt tay bảo mật (TLS) quá thời gian chờ",
-    "read_timeout": "Cổng không trả lời kịp thời",
-    "reset": "Kết nối bị ngắt giữa chừng",
-    "http_status": "Cổng trả về mã lỗi HTTP",
-    "content_mismatch": "Cổng đang bảo trì hoặc hiển thị trang lỗi",
-    "too_many_redirects": "Cổng chuyển hướng quá nhiều lần",
-    "proxy_error": "Lỗi máy chủ proxy",
-    "bad_response": "Cổng trả lời không đúng giao thức",
+TEXTS = {
+    HttpResult.DNS_ERROR: "Không phân giải được tên miền của cổng",
+    HttpResult.CONNECT_REFUSED: "Máy chủ của cổng từ chối kết nối",
+    HttpResult.CONNECT_ERROR: "Không kết nối được tới máy chủ của cổng",
+    HttpResult.CONNECT_TIMEOUT: "Kết nối tới cổng quá thời gian chờ",
+    HttpResult.TLS_ERROR: "Lỗi kết nối bảo mật (TLS/chứng chỉ)",
+    HttpResult.CERT_EXPIRED: "Chứng chỉ bảo mật của cổng đã hết hạn",
+    HttpResult.TLS_TIMEOUT: "Bắt tay bảo mật (TLS) quá thời gian chờ",
+    HttpResult.READ_TIMEOUT: "Cổng không trả lời kịp thời",
+    HttpResult.RESET: "Kết nối bị ngắt giữa chừng",
+    HttpResult.HTTP_STATUS: "Cổng trả về mã lỗi HTTP",
+    HttpResult.CONTENT_MISMATCH: "Cổng đang bảo trì hoặc hiển thị trang lỗi",
+    HttpResult.TOO_MANY_REDIRECTS: "Cổng chuyển hướng quá nhiều lần",
+    HttpResult.PROXY_ERROR: "Lỗi máy chủ proxy",
+    HttpResult.BAD_RESPONSE: "Cổng trả lời không đúng giao thức",
+    HttpResult.BAD_URL: "Địa chỉ (URL) của cổng trong cấu hình không hợp lệ",
 }

@@ -27,17 +27,26 @@ import ipaddress
 import json
 import socket
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import msgspec
 
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, ProbeContext, result_fields
+from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeContext, result_fields
 from agent.units import Duration
 from agent.wire import FieldValue, Point
 
 SECTION = "Thiết bị mạng"
 
+
+class LanResult(StrEnum):
+    OK = "ok"
+    DISABLED = "disabled"
+    """No raw-socket privilege, no scapy, no usable interface, or subnet too large: nothing sent."""
+    GATEWAY_UNREACHABLE = "gateway_unreachable"
+    GATEWAY_MAC_CHANGED = "gateway_mac_changed"
+    ERROR = "error"
 
 class LanConfig(ProbeConfig, kw_only=True):
     interval: Duration = Duration(300)
@@ -131,6 +140,7 @@ def _sweep(iface: str, subnet: str, timeout: float, retries: int) -> list[tuple[
 
 class LanProbe(Probe[LanConfig]):
     name: ClassVar[str] = "lan"
+    results: ClassVar[type[StrEnum] | None] = LanResult
     Config: ClassVar[type[ProbeConfig]] = LanConfig
 
     def __init__(self, config: LanConfig, ctx: ProbeContext) -> None:
@@ -178,17 +188,17 @@ class LanProbe(Probe[LanConfig]):
             answers = await asyncio.to_thread(_sweep, iface, str(subnet), float(self.config.arp_timeout),
                                               self.config.retries)
         except _Disabled as exc:
-            fields: dict[str, FieldValue | None] = {"result": "disabled", "reason": str(exc)}
+            fields: dict[str, FieldValue | None] = {"result": LanResult.DISABLED, "reason": str(exc)}
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         except PermissionError as exc:
-            fields = {"result": "disabled", "reason": f"ARP sweep not permitted: {exc}"}
+            fields = {"result": LanResult.DISABLED, "reason": f"ARP sweep not permitted: {exc}"}
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         except RuntimeError as exc:  # scapy without a layer-2 capture driver (Windows without Npcap)
-            fields = {"result": "disabled", "reason": f"ARP sweep not available: {exc}"}
+            fields = {"result": LanResult.DISABLED, "reason": f"ARP sweep not available: {exc}"}
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         except OSError as exc:
             fields = {"duration_ms": (time.perf_counter() - started) * 1000.0,
-                      **result_fields("error", f"{type(exc).__name__}: {exc}")}
+                      **result_fields(LanResult.ERROR, f"{type(exc).__name__}: {exc}")}
             return [self.point("lan_scan", fields, tags or {"interface": self.config.interface or "default"}, ts)]
         return self._account(iface, subnet, gateway, own_ip, answers, tags, ts, started)
 
@@ -229,19 +239,19 @@ class LanProbe(Probe[LanConfig]):
                 del known[mac]
         self._known = known
 
-        code, reason = RESULT_OK, ""
+        code, reason = LanResult.OK, ""
         changed = 0
         gateway_mac = gateway_macs[0] if gateway_macs else ""
         if self._gateway_mac in gateway_macs:
             gateway_mac = self._gateway_mac
         if gateway and not gateway_macs:
-            code, reason = "gateway_unreachable", f"gateway {gateway} did not answer ARP on {iface}"
+            code, reason = LanResult.GATEWAY_UNREACHABLE, f"gateway {gateway} did not answer ARP on {iface}"
         elif (gateway_mac and self._gateway_mac and gateway_mac != self._gateway_mac) or len(gateway_macs) > 1:
             changed = 1
             other = next((m for m in gateway_macs if m != self._gateway_mac), gateway_mac)
             events.append(self.point("lan_event", {"mac": other, "ip": gateway, "previous_mac": self._gateway_mac or None},
                                      {**ev_tags, "event": "gateway_mac_changed"}, ts))
-            code = "gateway_mac_changed"
+            code = LanResult.GATEWAY_MAC_CHANGED
             reason = (f"gateway {gateway} answers from {', '.join(gateway_macs)}, previously {self._gateway_mac or 'unknown'}"
                       f"{' (several MACs: possible ARP spoofing)' if len(gateway_macs) > 1 else ''}")
             gateway_mac = other
@@ -265,19 +275,19 @@ class LanProbe(Probe[LanConfig]):
                 continue
             target = f"Mạng LAN {p.tg.get('subnet', p.tg.get('interface', ''))}".strip()
             result = p.f.get("result")
-            if result == "disabled":
+            if result == LanResult.DISABLED:
                 lines.append(CheckLine(SECTION, target, "warn",
                                        "Chưa quét được mạng LAN: agent cần chạy với quyền quản trị (root) để gửi gói ARP."))
                 continue
-            if result == "error":
+            if result == LanResult.ERROR:
                 lines.append(CheckLine(SECTION, target, "fail", "Quét mạng LAN bị lỗi. Báo cho đội ứng cứu của tỉnh."))
                 continue
             parts: list[str] = []
             status = "ok"
-            if result == "gateway_unreachable":
+            if result == LanResult.GATEWAY_UNREACHABLE:
                 status = "fail"
                 parts.append("Bộ định tuyến (gateway) không trả lời trong mạng LAN: kiểm tra nguồn điện và dây mạng của router.")
-            if result == "gateway_mac_changed":
+            if result == LanResult.GATEWAY_MAC_CHANGED:
                 status = "fail"
                 parts.append("Địa chỉ MAC của gateway vừa thay đổi: nếu không thay router, có thể có máy giả mạo "
                              "(ARP spoofing). Báo ngay cho đội ứng cứu của tỉnh.")

@@ -19,17 +19,27 @@ import asyncio
 import itertools
 import os
 import statistics
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from icmplib import ICMPLibError, NameLookupError, SocketPermissionError, async_ping
 
-from agent import netinfo
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net import netinfo
+from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
 LOSS_WARN_PERCENT = 20.0  # loss at or above this is a warning in ``commune-agent check``
+class PingResult(StrEnum):
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    NO_ROUTE = "no_route"
+    """(gateway point) this machine has no default route."""
+    DNS_ERROR = "dns_error"
+    PERMISSION_ERROR = "permission_error"
+    ERROR = "error"
+
 Role = Literal["gateway", "isp_dns", "public", "datacentre", "other"]
 ROLE_LABELS: dict[str, str] = {
     "gateway": "cổng mạng (gateway)", "isp_dns": "DNS nhà mạng", "public": "địa chỉ Internet công cộng",
@@ -65,6 +75,7 @@ def jitter(rtts: list[float]) -> float:
 
 class PingProbe(Probe[PingConfig]):
     name: ClassVar[str] = "ping"
+    results: ClassVar[type[StrEnum] | None] = PingResult
     Config: ClassVar[type[ProbeConfig]] = PingConfig
 
     def _privileged(self) -> bool:
@@ -82,7 +93,7 @@ class PingProbe(Probe[PingConfig]):
             if route is None or not route.gateway:
                 reason = "no default route" if route is None else f"default route on {route.interface} has no gateway"
                 extra.append(self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
-                                                 **result_fields("no_route", reason)},
+                                                 **result_fields(PingResult.NO_ROUTE, reason)},
                                         {"target": "gateway", "name": "gateway", "role": "gateway"}))
             else:
                 targets.insert(0, PingTarget(host=route.gateway, name="gateway", role="gateway"))
@@ -101,7 +112,7 @@ class PingProbe(Probe[PingConfig]):
             role = p.tg.get("role", "other")
             label = f"Ping {p.tg.get('name', '')} ({ROLE_LABELS.get(role, role)})"
             loss = float(p.f.get("loss_percent", 100.0))
-            if p.f.get("result") == "no_route":
+            if p.f.get("result") == PingResult.NO_ROUTE:
                 lines.append(CheckLine("Mạng", label, "fail",
                                        "Máy tính không có đường mạng mặc định: kiểm tra dây mạng/Wi-Fi của máy."))
             elif p.f.get("ok") != 1:
@@ -126,13 +137,13 @@ class PingProbe(Probe[PingConfig]):
             )
         except NameLookupError:
             return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
-                                       **result_fields("dns_error", f"cannot resolve {target.host}")}, tags, ts)
+                                       **result_fields(PingResult.DNS_ERROR, f"cannot resolve {target.host}")}, tags, ts)
         except SocketPermissionError as exc:
             return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
-                                       **result_fields("permission_error", str(exc))}, tags, ts)
+                                       **result_fields(PingResult.PERMISSION_ERROR, str(exc))}, tags, ts)
         except (ICMPLibError, OSError) as exc:
             return self.point("ping", {"sent": 0, "received": 0, "loss_percent": 100.0,
-                                       **result_fields("error", f"{type(exc).__name__}: {exc}")}, tags, ts)
+                                       **result_fields(PingResult.ERROR, f"{type(exc).__name__}: {exc}")}, tags, ts)
         rtts = list(host.rtts)
         fields: dict[str, float | int | str | bool | None] = {
             "sent": int(host.packets_sent),
@@ -145,7 +156,7 @@ class PingProbe(Probe[PingConfig]):
                 rtt_median_ms=float(statistics.median(rtts)), rtt_max_ms=float(max(rtts)),
                 jitter_ms=float(jitter(rtts)),
             )
-            fields.update(result_fields(RESULT_OK))
+            fields.update(result_fields(PingResult.OK))
         else:
-            fields.update(result_fields("unreachable", f"no reply from {target.host} to {host.packets_sent} packets"))
+            fields.update(result_fields(PingResult.UNREACHABLE, f"no reply from {target.host} to {host.packets_sent} packets"))
         return self.point("ping", fields, tags, ts)

@@ -14,14 +14,25 @@ import asyncio
 import errno
 import socket
 import time
+from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
+
+class TcpResult(StrEnum):
+    OK = "ok"
+    DNS_ERROR = "dns_error"
+    CONNECT_REFUSED = "connect_refused"
+    """RST: the host is up, nothing listens."""
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNREACHABLE = "unreachable"
+    """ICMP host/net unreachable."""
+    ERROR = "error"
 
 class TcpTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)]
@@ -39,6 +50,7 @@ class TcpConfig(ProbeConfig, kw_only=True):
 
 class TcpProbe(Probe[TcpConfig]):
     name: ClassVar[str] = "tcp"
+    results: ClassVar[type[StrEnum] | None] = TcpResult
     Config: ClassVar[type[ProbeConfig]] = TcpConfig
 
     async def collect(self) -> list[Point]:
@@ -54,7 +66,7 @@ class TcpProbe(Probe[TcpConfig]):
             async with asyncio.timeout(limit):
                 infos = await loop.getaddrinfo(t.host, t.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, TimeoutError) as exc:
-            return self.point("tcp", result_fields("dns_error", f"cannot resolve {t.host}: {exc}"), tags, ts)
+            return self.point("tcp", result_fields(TcpResult.DNS_ERROR, f"cannot resolve {t.host}: {exc}"), tags, ts)
         dns_ms = (time.perf_counter() - start) * 1000.0
         addr = infos[0][4]
         t0 = time.perf_counter()
@@ -63,17 +75,17 @@ class TcpProbe(Probe[TcpConfig]):
                 _r, writer = await asyncio.open_connection(str(addr[0]), int(addr[1]))
         except TimeoutError:
             return self.point("tcp", {"dns_ms": dns_ms, **result_fields(
-                "connect_timeout", f"no answer from {addr[0]}:{t.port} within {limit:g}s")}, tags, ts)
+                TcpResult.CONNECT_TIMEOUT, f"no answer from {addr[0]}:{t.port} within {limit:g}s")}, tags, ts)
         except ConnectionRefusedError:
             return self.point("tcp", {"dns_ms": dns_ms, **result_fields(
-                "connect_refused", f"{addr[0]}:{t.port} refused the connection")}, tags, ts)
+                TcpResult.CONNECT_REFUSED, f"{addr[0]}:{t.port} refused the connection")}, tags, ts)
         except OSError as exc:
-            code = "unreachable" if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else "error"
+            code = TcpResult.UNREACHABLE if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH) else TcpResult.ERROR
             return self.point("tcp", {"dns_ms": dns_ms, **result_fields(
                 code, f"{addr[0]}:{t.port}: {exc.strerror or exc}")}, tags, ts)
         connect_ms = (time.perf_counter() - t0) * 1000.0
         writer.close()
-        return self.point("tcp", {"dns_ms": dns_ms, "connect_ms": connect_ms, **result_fields(RESULT_OK)}, tags, ts)
+        return self.point("tcp", {"dns_ms": dns_ms, "connect_ms": connect_ms, **result_fields(TcpResult.OK)}, tags, ts)
 
     @classmethod
     def check_lines(cls, points: list[Point]) -> list[CheckLine]:

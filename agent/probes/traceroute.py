@@ -15,16 +15,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 import msgspec
 from icmplib import ICMPLibError, async_ping
 
-from agent import netinfo
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net import netinfo
+from agent.probes.base import CheckLine, Probe, ProbeConfig, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
+
+class TracerouteResult(StrEnum):
+    OK = "ok"
+    STOPPED_LAN = "stopped_lan"
+    STOPPED_FIRST_ISP_HOP = "stopped_first_isp_hop"
+    STOPPED_BEYOND = "stopped_beyond"
+    NO_ROUTE = "no_route"
+    PERMISSION_ERROR = "permission_error"
+    ERROR = "error"
 
 class TraceTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     host: Annotated[str, msgspec.Meta(min_length=1)]
@@ -87,7 +97,8 @@ def trace_scapy(target: str, max_hops: int, timeout: float) -> list[Hop]:
     return [hops[k] for k in sorted(hops)]
 
 
-_CODES = {"lan": "stopped_lan", "first_isp_hop": "stopped_first_isp_hop", "beyond": "stopped_beyond"}
+_CODES = {"lan": TracerouteResult.STOPPED_LAN, "first_isp_hop": TracerouteResult.STOPPED_FIRST_ISP_HOP,
+          "beyond": TracerouteResult.STOPPED_BEYOND}
 _REASONS = {
     "lan": "no hop answered: the path stops on the LAN (gateway or local link)",
     "first_isp_hop": "only the gateway answered: the path stops at the first ISP hop",
@@ -97,6 +108,7 @@ _REASONS = {
 
 class TracerouteProbe(Probe[TracerouteConfig]):
     name: ClassVar[str] = "traceroute"
+    results: ClassVar[type[StrEnum] | None] = TracerouteResult
     Config: ClassVar[type[ProbeConfig]] = TracerouteConfig
 
     async def collect(self) -> list[Point]:
@@ -107,17 +119,17 @@ class TracerouteProbe(Probe[TracerouteConfig]):
         tags = {"target": t.host, "name": t.name or t.host}
         cfg = self.config
         if not cfg.always and await self._answers(t.host):
-            return self.point("traceroute", {"traced": 0, "stopped_at": "reached", **result_fields(RESULT_OK)},
+            return self.point("traceroute", {"traced": 0, "stopped_at": "reached", **result_fields(TracerouteResult.OK)},
                               tags, ts)
         if netinfo.default_route() is None and not netinfo.source_address_for(t.host):
             return self.point("traceroute", {"traced": 0, "hops_answered": 0, "stopped_at": "lan",
-                                             **result_fields("no_route", "no default route")}, tags, ts)
+                                             **result_fields(TracerouteResult.NO_ROUTE, "no default route")}, tags, ts)
         try:
             hops = await asyncio.to_thread(trace_scapy, t.host, cfg.max_hops, float(cfg.hop_timeout))
         except PermissionError as exc:
-            return self.point("traceroute", {"traced": 1, **result_fields("permission_error", str(exc))}, tags, ts)
+            return self.point("traceroute", {"traced": 1, **result_fields(TracerouteResult.PERMISSION_ERROR, str(exc))}, tags, ts)
         except (OSError, ValueError, ImportError) as exc:
-            return self.point("traceroute", {"traced": 1, **result_fields("error", f"{type(exc).__name__}: {exc}")},
+            return self.point("traceroute", {"traced": 1, **result_fields(TracerouteResult.ERROR, f"{type(exc).__name__}: {exc}")},
                               tags, ts)
         where = classify(hops)
         if where == "lan":
@@ -133,7 +145,7 @@ class TracerouteProbe(Probe[TracerouteConfig]):
             "last_ttl": last.ttl if last else 0, "last_hop": last.address if last else None,
         }
         if where == "reached":
-            fields.update(result_fields(RESULT_OK))
+            fields.update(result_fields(TracerouteResult.OK))
         else:
             fields.update(result_fields(_CODES[where], _REASONS[where]))
         return self.point("traceroute", fields, tags, ts)
@@ -147,9 +159,6 @@ class TracerouteProbe(Probe[TracerouteConfig]):
 
     @classmethod
     def check_lines(cls, points: list[Point]) -> list[CheckLine]:
-        text = {"lan": "Đường đi dừng ngay trong mạng nội bộ (cổng mạng không trả lời).",
-                "first_isp_hop": "Đường đi dừng sau cổng mạng: đường truyền của nhà mạng có sự cố.",
-                "beyond": "Nhà mạng vẫn chuyển tiếp nhưng đích không trả lời: sự cố nằm ngoài nhà mạng."}
         out = []
         for p in points:
             if p.m != "traceroute":
@@ -158,6 +167,19 @@ class TracerouteProbe(Probe[TracerouteConfig]):
             if p.f.get("ok") == 1:
                 out.append(CheckLine("Mạng", target, "ok", ""))
             else:
-                out.append(CheckLine("Mạng", target, "fail",
-                                     text.get(str(p.f.get("stopped_at")), f"Không dò được đường ({p.f.get('result')}).")))
+                result = str(p.f.get("result", ""))
+                known = parse_result(TracerouteResult, result)
+                text = TEXTS[known] if known else "Không dò được đường."
+                out.append(CheckLine("Mạng", target, "fail", f"{text} ({result})"))
         return out
+
+
+TEXTS: dict[TracerouteResult, str] = {
+    TracerouteResult.STOPPED_LAN: "Đường đi dừng ngay trong mạng nội bộ (cổng mạng không trả lời).",
+    TracerouteResult.STOPPED_FIRST_ISP_HOP: "Đường đi dừng sau cổng mạng: đường truyền của nhà mạng có sự cố.",
+    TracerouteResult.STOPPED_BEYOND: "Nhà mạng vẫn chuyển tiếp nhưng đích không trả lời: sự cố nằm ngoài nhà mạng.",
+    TracerouteResult.NO_ROUTE: "Máy tính không có đường mạng mặc định.",
+    TracerouteResult.PERMISSION_ERROR: "Không dò được đường: agent cần quyền quản trị (root/Administrator).",
+    TracerouteResult.ERROR: "Không dò được đường.",
+}
+"""Vietnamese text of every failing result code (``ok`` needs none)."""

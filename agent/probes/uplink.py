@@ -18,16 +18,24 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
+from enum import StrEnum
 from typing import ClassVar
 
 import msgspec
 
-from agent import netinfo
-from agent.httptiming import ProbeFailure, RequestSpec, Response, TimedHTTP
-from agent.probes.base import RESULT_OK, CheckLine, Probe, ProbeConfig, result_fields
+from agent.net import netinfo
+from agent.net.httptiming import RequestSpec, Response, TimedHTTP
+from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import Point
 
+
+class UplinkResult(StrEnum):
+    OK = "ok"
+    NO_ROUTE = "no_route"
+    """No default route: this PC has no network."""
+    ECHO_ERROR = "echo_error"
+    """No echo service answered: the public address is unknown."""
 
 class Link(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: str
@@ -60,6 +68,7 @@ def match_link(links: list[Link], gateway: str, interface: str, public_ip: str =
 
 class UplinkProbe(Probe[UplinkConfig]):
     name: ClassVar[str] = "uplink"
+    results: ClassVar[type[StrEnum] | None] = UplinkResult
     Config: ClassVar[type[ProbeConfig]] = UplinkConfig
 
     async def collect(self) -> list[Point]:
@@ -67,7 +76,7 @@ class UplinkProbe(Probe[UplinkConfig]):
         route = netinfo.default_route()
         if route is None:
             return [self.point("uplink", {"links_configured": len(self.config.links),
-                                          **result_fields("no_route", "no default route")}, {"link": "none"}, ts)]
+                                          **result_fields(UplinkResult.NO_ROUTE, "no default route")}, {"link": "none"}, ts)]
         public_ip, echo_ms, error = "", None, ""
         for url in self.config.echo_urls:
             public_ip, echo_ms, error = await self._echo(url)
@@ -77,9 +86,9 @@ class UplinkProbe(Probe[UplinkConfig]):
         fields: dict[str, float | int | str | bool | None] = {
             "public_ip": public_ip or None, "echo_ms": echo_ms, "links_configured": len(self.config.links)}
         if self.config.echo_urls and not public_ip:
-            fields.update(result_fields("echo_error", error or "no echo service answered"))
+            fields.update(result_fields(UplinkResult.ECHO_ERROR, error or "no echo service answered"))
         else:
-            fields.update(result_fields(RESULT_OK))
+            fields.update(result_fields(UplinkResult.OK))
         return [self.point("uplink", fields, {"link": link, "interface": route.interface, "gateway": route.gateway}, ts)]
 
     async def _echo(self, url: str) -> tuple[str, float | None, str]:
@@ -108,7 +117,7 @@ class UplinkProbe(Probe[UplinkConfig]):
             link = p.tg.get("link", "none")
             label = "không xác định" if link == "unknown" else link
             ip = p.f.get("public_ip")
-            if p.f.get("result") == "no_route":
+            if p.f.get("result") == UplinkResult.NO_ROUTE:
                 out.append(CheckLine("Mạng", "Đường truyền", "fail", "Máy tính không có đường mạng mặc định."))
             elif p.f.get("ok") != 1:
                 out.append(CheckLine("Mạng", f"Đường truyền {label}", "warn",

@@ -60,7 +60,7 @@ def test_uplink_link_matching() -> None:
 
 
 def test_default_route_from_proc_format(tmp_path: Path) -> None:
-    from agent.netinfo import default_routes_linux
+    from agent.net.netinfo import default_routes_linux
 
     table = tmp_path / "route"
     table.write_text(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from agent.check import check_lines, render_table
 from agent.diagnose import EXIT_CODES, diagnose
-from agent.probes.base import CheckLine, result_fields
-from agent.wire import Point, clean_fields
+from agent.probes.base import CheckLine, clean_fields, result_fields
+from agent.wire import Point
 
 
 def pt(m: str, result: str, tags: dict[str, str], **fields: object) -> Point:

@@ -1,4 +1,4 @@
-"""agent.sntp against real local UDP responders that answer correctly, wrongly or not at all."""
+"""agent.net.sntp against real local UDP responders that answer correctly, wrongly or not at all."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from agent import sntp
+from agent.net import sntp
+from agent.probes.base import ProbeFailure
 
 
 def responder(make_reply: Callable[[bytes], bytes]) -> Iterator[int]:
@@ -78,20 +79,20 @@ async def test_offset_and_delay(ahead_server: int) -> None:
 
 
 async def test_answer_must_echo_our_request(wrong_origin_server: int) -> None:
-    with pytest.raises(sntp.SntpError) as err:
+    with pytest.raises(ProbeFailure) as err:
         await sntp.query(f"127.0.0.1:{wrong_origin_server}", limit_s=2)
     assert err.value.code == "bad_response"
     assert "does not echo" in err.value.reason
 
 
 async def test_short_answer(short_server: int) -> None:
-    with pytest.raises(sntp.SntpError) as err:
+    with pytest.raises(ProbeFailure) as err:
         await sntp.query(f"127.0.0.1:{short_server}", limit_s=2)
     assert err.value.code == "bad_response"
 
 
 async def test_no_answer_times_out(silent_port: int) -> None:
-    with pytest.raises(sntp.SntpError) as err:
+    with pytest.raises(ProbeFailure) as err:
         await sntp.query(f"127.0.0.1:{silent_port}", limit_s=0.3)
     assert err.value.code == "timeout"
 

@@ -12,7 +12,8 @@ import msgspec
 import pytest
 
 from agent.probes.base import ProbeContext
-from agent.probes.snmp import IF_COLUMNS, SnmpConfig, SnmpProbe, counter_rate
+from agent.probes.snmp import SnmpConfig, SnmpProbe
+from agent.probes.snmp.mib import IF_COLUMNS
 from agent.units import dec_hook
 from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
 from tests.support import snmp_env
@@ -287,16 +288,6 @@ async def test_rates_and_reboot_against_snmpwalk(snmpsim: snmp_env.Agent) -> Non
         await probe.close()
         # leave the writable device as the next test run expects it
         await snmp_set(port, LIVE, [(f"{IF_COLUMNS['oper']}.{UPLINK_INDEX}", "int", 1)])
-
-
-def test_counter_rate_wraps_and_resets() -> None:
-    assert counter_rate(100, 700, 60, 64) == 10.0
-    assert counter_rate(2**32 - 600, 600, 60, 32) == 20.0  # 32-bit wrap
-    assert counter_rate(5_000_000, 10, 60, 64) is None  # 64-bit counter going back: a reset
-    assert counter_rate(1_000_000_000, 10, 60, 32) is None  # going back by more than half the range: a reset
-    assert counter_rate(0, 10**12, 60, 64, max_rate=1e9 / 8) is None  # faster than the link: absurd
-    assert counter_rate(None, 10, 60, 64) is None
-    assert counter_rate(10, 20, 0, 64) is None
 
 
 # --- failures ----------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """A minimal DNS client over UDP (RFC 1035): one question, A or AAAA, answers parsed; enough to time a
-resolver without a DNS library. Raises ``DnsError`` with a result code on every failure."""
+resolver without a DNS library. Raises ``ProbeFailure`` with a result code on every failure."""
 
 from __future__ import annotations
 
@@ -11,15 +11,11 @@ import struct
 import time
 from dataclasses import dataclass, field
 
+from agent.probes.base import ProbeFailure
+
 QTYPES = {"A": 1, "AAAA": 28}
 RCODES = {0: "noerror", 1: "formerr", 2: "servfail", 3: "nxdomain", 4: "notimp", 5: "refused"}
 
-
-class DnsError(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass
@@ -38,7 +34,7 @@ def build_query(qname: str, qtype: int, qid: int) -> bytes:
 def _skip_name(data: bytes, pos: int) -> int:
     while True:
         if pos >= len(data):
-            raise DnsError("bad_response", "truncated name")
+            raise ProbeFailure("bad_response", "truncated name")
         length = data[pos]
         if length & 0xC0 == 0xC0:
             return pos + 2
@@ -49,10 +45,10 @@ def _skip_name(data: bytes, pos: int) -> int:
 
 def parse_response(data: bytes, qid: int, qtype: int) -> DnsAnswer:
     if len(data) < 12:
-        raise DnsError("bad_response", f"reply of {len(data)} bytes is too short")
+        raise ProbeFailure("bad_response", f"reply of {len(data)} bytes is too short")
     rid, flags, qd, an, _ns, _ar = struct.unpack("!HHHHHH", data[:12])
     if rid != qid or not flags & 0x8000:
-        raise DnsError("bad_response", "reply does not match the query")
+        raise ProbeFailure("bad_response", "reply does not match the query")
     rcode = RCODES.get(flags & 0xF, f"rcode{flags & 0xF}")
     pos = 12
     for _ in range(qd):
@@ -61,7 +57,7 @@ def parse_response(data: bytes, qid: int, qtype: int) -> DnsAnswer:
     for _ in range(an):
         pos = _skip_name(data, pos)
         if pos + 10 > len(data):
-            raise DnsError("bad_response", "truncated answer")
+            raise ProbeFailure("bad_response", "truncated answer")
         rtype, _cls, _ttl, rdlen = struct.unpack("!HHIH", data[pos : pos + 10])
         pos += 10
         rdata = data[pos : pos + rdlen]
@@ -95,7 +91,7 @@ async def query(server: str, port: int, qname: str, rtype: str = "A", timeout: f
     try:
         transport, proto = await loop.create_datagram_endpoint(_Proto, remote_addr=(server, port), family=family)
     except OSError as exc:
-        raise DnsError("error", f"cannot reach {server}:{port}: {exc.strerror or exc}") from None
+        raise ProbeFailure("error", f"cannot reach {server}:{port}: {exc.strerror or exc}") from None
     try:
         start = time.perf_counter()
         transport.sendto(build_query(qname, qtype, qid))
@@ -103,17 +99,17 @@ async def query(server: str, port: int, qname: str, rtype: str = "A", timeout: f
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
-                raise DnsError("timeout", f"no answer from {server} within {timeout:g}s")
+                raise ProbeFailure("timeout", f"no answer from {server} within {timeout:g}s")
             try:
                 data = await asyncio.wait_for(proto.replies.get(), remaining)
             except TimeoutError:
-                raise DnsError("timeout", f"no answer from {server} within {timeout:g}s") from None
+                raise ProbeFailure("timeout", f"no answer from {server} within {timeout:g}s") from None
             if not data:
                 err = proto.error
-                raise DnsError("unreachable", f"{server}:{port}: {err.strerror if err else 'ICMP error'}")
+                raise ProbeFailure("unreachable", f"{server}:{port}: {err.strerror if err else 'ICMP error'}")
             try:
                 answer = parse_response(data, qid, qtype)
-            except DnsError:
+            except ProbeFailure:
                 continue  # a stray or spoofed datagram: keep waiting for ours
             answer.elapsed_ms = (time.perf_counter() - start) * 1000.0
             return answer

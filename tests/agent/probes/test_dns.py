@@ -1,8 +1,7 @@
-"""dns and tcp probes against real local servers: dnsmasq on 127.0.0.1 and asyncio TCP listeners."""
+"""dns probe against real local servers: dnsmasq on 127.0.0.1, a silent UDP socket, the system resolver."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -14,7 +13,6 @@ import pytest
 
 from agent.probes.base import ProbeContext
 from agent.probes.dns import DnsConfig, DnsProbe, Resolver
-from agent.probes.tcp import TcpConfig, TcpProbe, TcpTarget
 
 CTX = ProbeContext(agent_id="t")
 
@@ -42,7 +40,7 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         while True:  # ready when it answers
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                 s.settimeout(0.2)
-                from agent.dnswire import build_query
+                from agent.net.dnswire import build_query
 
                 s.sendto(build_query("dvc.test", 1, 7), ("127.0.0.1", port))
                 try:
@@ -90,18 +88,3 @@ async def test_dns_system_resolver_localhost() -> None:
     assert pt.tg["resolver"] == "system"
     assert pt.f["result"] == "ok"
     assert pt.f["address"] == "127.0.0.1"
-
-
-async def test_tcp_connect_ok_and_refused() -> None:
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    closed = free_port(socket.SOCK_STREAM)
-    try:
-        probe = TcpProbe(TcpConfig(targets=[TcpTarget(host="127.0.0.1", port=port, name="open"),
-                                            TcpTarget(host="127.0.0.1", port=closed, name="closed")]), CTX)
-        points = {p.tg["name"]: p for p in await probe.collect()}
-    finally:
-        server.close()
-    assert points["open"].f["result"] == "ok"
-    assert float(points["open"].f["connect_ms"]) >= 0.0
-    assert points["closed"].f["result"] == "connect_refused"

@@ -15,19 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agent.probes.base import ProbeFailure
+
 NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 # 48 bytes: flags, stratum, poll, precision, then 11 words: root delay, root dispersion, reference id,
 # reference ts (2), originate ts (2), receive ts (2), transmit ts (2).
 _PACKET = struct.Struct("!BBbb11I")
 
-
-class SntpError(Exception):
-    """The query failed; ``code`` is a stable result code (timeout, dns_error, bad_response, kiss_of_death)."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -75,14 +69,14 @@ class _Proto(asyncio.DatagramProtocol):
 
 
 async def query(server: str, limit_s: float = 5.0, clock: Callable[[], float] = time.time) -> SntpResult:
-    """Ask ``server`` (host[:port]) for the time once. Raises SntpError."""
+    """Ask ``server`` (host[:port]) for the time once. Raises ProbeFailure."""
     host, port = parse_server(server)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(limit_s):
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
     except (socket.gaierror, TimeoutError) as exc:
-        raise SntpError("dns_error", f"cannot resolve {host}: {exc}") from None
+        raise ProbeFailure("dns_error", f"cannot resolve {host}: {exc}") from None
     addr = infos[0][4]
     transport, proto = await loop.create_datagram_endpoint(lambda: _Proto(clock), remote_addr=(str(addr[0]), int(addr[1])))
     try:
@@ -94,23 +88,23 @@ async def query(server: str, limit_s: float = 5.0, clock: Callable[[], float] = 
             async with asyncio.timeout(limit_s):
                 data, t4 = await proto.answer
         except TimeoutError:
-            raise SntpError("timeout", f"no answer from {server} within {limit_s:g}s") from None
+            raise ProbeFailure("timeout", f"no answer from {server} within {limit_s:g}s") from None
         except OSError as exc:
-            raise SntpError("connect_error", f"{server}: {exc.strerror or exc}") from None
+            raise ProbeFailure("connect_error", f"{server}: {exc.strerror or exc}") from None
     finally:
         transport.close()
     if len(data) < 48:
-        raise SntpError("bad_response", f"{server} sent {len(data)} bytes, expected 48")
+        raise ProbeFailure("bad_response", f"{server} sent {len(data)} bytes, expected 48")
     flags, stratum, _poll, _prec, *words = _PACKET.unpack(data[:48])
     mode = flags & 0x7
     if mode not in (4, 5):
-        raise SntpError("bad_response", f"{server} answered with mode {mode}, expected 4 (server)")
+        raise ProbeFailure("bad_response", f"{server} answered with mode {mode}, expected 4 (server)")
     if (words[5], words[6]) != (nonce_sec, nonce_frac):
-        raise SntpError("bad_response", f"{server} answer does not echo our request")
+        raise ProbeFailure("bad_response", f"{server} answer does not echo our request")
     if stratum == 0:
-        raise SntpError("kiss_of_death", f"{server} refused the query (kiss-o'-death)")
+        raise ProbeFailure("kiss_of_death", f"{server} refused the query (kiss-o'-death)")
     t2 = from_ntp(words[7], words[8])
     t3 = from_ntp(words[9], words[10])
     if words[9] == 0 and words[10] == 0:
-        raise SntpError("bad_response", f"{server} answer has no transmit timestamp")
+        raise ProbeFailure("bad_response", f"{server} answer has no transmit timestamp")
     return SntpResult(offset_s=((t2 - t1) + (t3 - t4)) / 2.0, delay_s=(t4 - t1) - (t3 - t2), stratum=stratum, server=server)

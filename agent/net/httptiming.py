@@ -17,16 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+from agent.probes.base import ProbeFailure
+
 PHASES = ("dns", "connect", "tls", "processing", "transfer")
 
-
-class ProbeFailure(Exception):
-    """A request failed; ``code`` is the probe's result code, the message is the reason."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass
