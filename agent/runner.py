@@ -21,10 +21,11 @@ import psutil
 
 from agent.config import AgentConfig
 from agent.probes import REGISTRY, Probe, ProbeConfig
-from agent.probes.base import ProbeContext, result_fields
+from agent.probes.base import ProbeContext, clean_fields, result_fields
 from agent.publish import Publisher
 from agent.queue import DiskQueue
-from agent.wire import Point, clean_fields, supervise
+from agent.wire import Point
+from common.supervise import supervise
 
 log = logging.getLogger("agent")
 
@@ -33,7 +34,7 @@ def build_probes(cfg: AgentConfig, ctx: ProbeContext) -> list[Probe[ProbeConfig]
     return [REGISTRY[name](pcfg, ctx) for name, pcfg in cfg.probes.items() if pcfg.enabled]
 
 
-async def run_probe_once(probe: Probe[ProbeConfig], clock_ns: object = time.time_ns) -> list[Point]:
+async def run_probe_once(probe: Probe[ProbeConfig]) -> list[Point]:
     """Run one round with the probe's timeout. Never raises (except cancellation)."""
     started = time.perf_counter()
     points: list[Point] = []

@@ -9,8 +9,9 @@ does, the scheduler turns the exception into an ``agent_probe`` point and the ot
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -18,9 +19,18 @@ from typing import Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from agent.units import Duration
-from agent.wire import FieldValue, Point, clean_fields
+from agent.wire import FieldValue, Point
 
 RESULT_OK = "ok"
+
+
+def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValue]:
+    """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
+    return {
+        k: v
+        for k, v in fields.items()
+        if v is not None and not (isinstance(v, float) and not math.isfinite(v))
+    }
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agent.check import check_lines, render_table
+from agent.check import STATUS_TEXT, check_lines, render_table
 from agent.diagnose import EXIT_CODES, diagnose
-from agent.probes.base import CheckLine, result_fields
-from agent.wire import Point, clean_fields
+from agent.probes.base import CheckLine, clean_fields, result_fields
+from agent.wire import Point
 
 
 def pt(m: str, result: str, tags: dict[str, str], **fields: object) -> Point:
@@ -31,7 +31,12 @@ def http(name: str, result: str, **f: object) -> Point:
 def verdict(results: dict[str, list[Point]], extra: list[CheckLine] | None = None) -> tuple[str, int, str]:
     lines = check_lines(results) + (extra or [])
     v = diagnose(results, lines)
-    assert render_table(lines)  # renders without error
+    table = render_table(lines).splitlines()
+    assert table[0].split() == ["Mục", "Đối", "tượng", "Kết", "quả", "Chi", "tiết"]
+    assert len(table) == 2 + len(lines)
+    for row, ln in zip(table[2:], lines, strict=True):  # one row per line, in order, with every column
+        assert row.startswith(ln.section) and ln.target in row and STATUS_TEXT.get(ln.status, ln.status) in row
+        assert row.endswith(ln.text)
     return v.code, v.exit_code, v.text
 
 

@@ -1,4 +1,4 @@
-"""The collector's write path against real InfluxDB: batches, acks, and a partly rejected write."""
+"""The collector's write path against real InfluxDB: batches, acks, a partly rejected write, back-pressure."""
 
 from __future__ import annotations
 
@@ -19,6 +19,19 @@ from tests.support.services import Influx
 pytestmark = pytest.mark.integration
 
 
+class RecordingAcks:
+    """An AckPublisher that keeps what it was asked to publish (``fail`` makes it raise, like a lost session)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, wire.Ack]] = []
+        self.fail = False
+
+    async def publish(self, agent: str, payload: bytes) -> None:
+        if self.fail:
+            raise ConnectionError("not connected")
+        self.sent.append((agent, wire.decode_ack(payload)))
+
+
 def _accepted(agent: str, seq: int, lines: list[str]) -> Accepted:
     ident = AgentIdentity(agent, communes()["07900"], "main", "")
     return Accepted(ident, seq, [line.encode() for line in lines], 0)
@@ -37,14 +50,10 @@ async def _drain(pipeline: Pipeline) -> None:
 async def test_rejected_points_are_quarantined_and_the_rest_written(influx: tuple[Influx, str], tmp_path: Path) -> None:
     server, db = influx
     writer = V1Writer(InfluxSection(url=server.url, database=db))
-    acks: list[tuple[str, wire.Ack]] = []
-
-    async def send_ack(agent: str, payload: bytes) -> None:
-        acks.append((agent, wire.decode_ack(payload)))
-
+    recorder = RecordingAcks()
+    acks = recorder.sent
     quarantine = tmp_path / "quarantine.jsonl"
-    pipeline = Pipeline(writer, flush_interval=0.01, quarantine_path=quarantine)
-    pipeline.set_ack_sender(send_ack)
+    pipeline = Pipeline(writer, recorder, flush_interval=0.01, quarantine_path=quarantine)
     # "v" is a float field; the second batch sends it as a string for one point: a field type conflict
     await pipeline.add(_accepted("pc-1", 1, [f"m,agent=pc-1 v=1.0 {i}" for i in range(1, 51)]))
     await pipeline.add(_accepted("pc-1", 2, [f"m,agent=pc-1 v=2.0 {i}" for i in range(51, 60)] + ['m,agent=pc-1 v="bad" 60']))
@@ -65,16 +74,12 @@ async def test_rejected_points_are_quarantined_and_the_rest_written(influx: tupl
 
 
 async def test_influxdb_down_means_no_ack_and_rising_depth(tmp_path: Path) -> None:
-    from collector.stack import free_port
+    from devstack.services import free_port
 
     writer = V1Writer(InfluxSection(url=f"http://127.0.0.1:{free_port()}", database="x", timeout=1))
-    acks: list[bytes] = []
-
-    async def send_ack(agent: str, payload: bytes) -> None:
-        acks.append(payload)
-
-    pipeline = Pipeline(writer, flush_interval=0.01, max_pending_points=1000)
-    pipeline.set_ack_sender(send_ack)
+    recorder = RecordingAcks()
+    acks = recorder.sent
+    pipeline = Pipeline(writer, recorder, flush_interval=0.01, max_pending_points=1000)
     task = asyncio.create_task(pipeline.run())
     try:
         for seq in range(1, 6):
@@ -100,13 +105,8 @@ async def test_resent_batches_are_not_written_twice(influx: tuple[Influx, str]) 
             CountingWriter.lines += body.count(b"\n") + 1
 
     writer = CountingWriter(InfluxSection(url=server.url, database=db))
-    acks: list[wire.Ack] = []
-
-    async def send_ack(agent: str, payload: bytes) -> None:
-        acks.append(wire.decode_ack(payload))
-
-    pipeline = Pipeline(writer, flush_interval=0.01)
-    pipeline.set_ack_sender(send_ack)
+    recorder = RecordingAcks()
+    pipeline = Pipeline(writer, recorder, flush_interval=0.01)
     batch = _accepted("pc-1", 5, [f"d v=1.0 {i}" for i in range(1, 11)])
     await pipeline.add(batch)
     await pipeline.add(batch)  # sent again while still pending: dropped
@@ -116,5 +116,5 @@ async def test_resent_batches_are_not_written_twice(influx: tuple[Influx, str]) 
     assert CountingWriter.lines == 10
     assert pipeline.stats.counters["duplicates_dropped"] == 1
     assert pipeline.stats.counters["duplicates_reacked"] == 1
-    assert [a.ranges for a in acks] == [[(5, 5)], [(5, 5)]]
+    assert [a.ranges for _, a in recorder.sent] == [[(5, 5)], [(5, 5)]]
     assert server.rows('SELECT count("v") FROM "d"', db)[0]["count"] == 10

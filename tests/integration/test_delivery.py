@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import stack
+from devstack import services as stack
 from tests.support.fleet import Fleet, assert_complete_and_ordered
 from tests.support.services import Influx, need_binary, start_influx, start_mosquitto, wait_for
 

@@ -17,7 +17,7 @@ import yaml
 
 from agent import wire
 from agent.queue import DiskQueue
-from collector import stack
+from devstack import services as stack
 from tests.support.services import Influx, wait_for
 
 pytestmark = pytest.mark.integration

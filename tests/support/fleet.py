@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from agent import wire
-from collector import stack
+from devstack import services as stack
 from tests.support.services import Influx
 
 
