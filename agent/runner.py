@@ -4,7 +4,8 @@ batches handed to the publisher, and the agent's own health published as the ``a
 Measurements
 - ``agent_probe`` (tag ``probe``): duration_ms, points, result (ok / timeout / error), ok, reason.
 - ``agent``: queue_depth, queue_bytes, queue_dropped_total, queue_oldest_age_s, queue_errors, published_total,
-  resent_total, acked_total, reconnects, connected (1/0), clock_offset_ms (collector clock - agent clock),
+  resent_total, acked_total, batches_built_total, bad_acks_total, reconnects, connected (1/0),
+  clock_offset_ms (collector clock - agent clock; also sent with every batch as ``Batch.clock_offset_ms``),
   rss_bytes, cpu_seconds.
 """
 
@@ -116,6 +117,7 @@ class Agent:
             "queue_oldest_age_s": q.oldest_age_s, "queue_errors": s.queue_errors,
             "published_total": s.published, "resent_total": s.resent, "acked_total": s.acked,
             "reconnects": s.reconnects, "connected": 1 if s.connected else 0,
+            "batches_built_total": s.batches_built, "bad_acks_total": s.bad_acks,
             "clock_offset_ms": s.clock_offset_ms, "rss_bytes": self._proc.memory_info().rss,
             "cpu_seconds": float(cpu.user + cpu.system),
         }

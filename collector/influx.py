@@ -10,7 +10,6 @@ errors (keep the data, try again later); not retryable for 4xx (the data itself 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -33,17 +32,7 @@ class InfluxClient(Protocol):
     async def query(self, q: str) -> list[dict[str, Any]]:
         """InfluxQL; the series of the first statement."""
 
-    async def ping(self) -> bool: ...
-
     async def close(self) -> None: ...
-
-
-@dataclass
-class Series:
-    name: str
-    tags: dict[str, str]
-    columns: list[str]
-    values: list[list[Any]]
 
 
 class _QueryResult(msgspec.Struct):
@@ -105,13 +94,6 @@ class _HttpBase:
             raise WriteError(f"InfluxDB query error: {first['error']}", retryable=False)
         series: list[dict[str, Any]] = first.get("series", [])
         return series
-
-    async def ping(self) -> bool:
-        try:
-            async with self.session().get(f"{self.base}/ping") as r:
-                return r.status == 204
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            return False
 
     async def close(self) -> None:
         if self._session is not None:

@@ -54,8 +54,6 @@ class _Pending:
 @dataclass
 class PipelineStats:
     counters: Counter[str] = field(default_factory=Counter)
-    last_write_ok: float = 0.0
-    last_error: str = ""
 
 
 class Pipeline:
@@ -162,7 +160,6 @@ class Pipeline:
                     break
                 except WriteError as exc:
                     self.stats.counters["write_errors"] += 1
-                    self.stats.last_error = str(exc)
                     delay = backoff.next()
                     log.warning("write failed (%s); %d points pending; retrying in %.1fs", exc,
                                 self._pending_points, delay)
@@ -189,7 +186,6 @@ class Pipeline:
             await self._bisect(lines, owners)
             return
         self.stats.counters["points_written"] += len(lines)
-        self.stats.last_write_ok = time.time()
 
     async def _bisect(self, lines: list[bytes], owners: list[_Pending]) -> None:
         """Write halves separately until single rejected lines remain; those go to quarantine."""

@@ -19,7 +19,6 @@ class Accepted:
     identity: AgentIdentity
     seq: int
     lines: list[bytes]
-    sent_ns: int
     clock_offset_ms: float | None = None
     """The agent's own estimate of (collector clock - agent clock), ``wire.Batch.clock_offset_ms``."""
 
@@ -46,4 +45,4 @@ class Validator:
         line = self.encoder.point_line
         agent = identity.agent
         lines = [line(agent, tags, p.m, p.tg, p.f, p.t).encode() for p in batch.points]
-        return Accepted(identity, batch.seq, lines, batch.sent, batch.clock_offset_ms)
+        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms)

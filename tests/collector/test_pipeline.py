@@ -35,7 +35,7 @@ class RecordingAcks:
 
 def _accepted(agent: str, seq: int, lines: list[str]) -> Accepted:
     ident = AgentIdentity(agent, communes()["07900"], "main", "")
-    return Accepted(ident, seq, [line.encode() for line in lines], 0)
+    return Accepted(ident, seq, [line.encode() for line in lines])
 
 
 async def _drain(pipeline: Pipeline) -> None:
