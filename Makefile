@@ -4,10 +4,10 @@ run:      ## start the whole stack on this machine and show the data
 test:     ## the test command (the same as CI)
 	scripts/test.sh
 stop:
-	.venv/bin/commune-collector stack down
+	.venv/bin/python -m devstack down
 status:
-	.venv/bin/commune-collector stack status; .venv/bin/commune-collector status
+	.venv/bin/python -m devstack status; .venv/bin/commune-collector status
 bench:    ## benchmarks (not part of the tests): footprint, throughput, timing accuracy
 	scripts/bench.sh
 lint:
-	.venv/bin/ruff check agent collector tests bench && .venv/bin/mypy
+	.venv/bin/ruff check agent collector common devstack tests bench && .venv/bin/mypy

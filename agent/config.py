@@ -12,7 +12,9 @@ import yaml
 from agent.errors import ConfigError
 from agent.probes import REGISTRY, ProbeConfig
 from agent.units import ByteSize, Duration, dec_hook
-from agent.wire import AGENT_ID_PATTERN, describe_validation_error
+from agent.wire import AGENT_ID_PATTERN
+from common.config_errors import describe_validation_error
+from common.secret_files import read_secret
 
 DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "agent.yaml"
 
@@ -122,9 +124,4 @@ def load_config(path: str | Path) -> AgentConfig:
 
 
 def mqtt_password(cfg: AgentConfig) -> str | None:
-    if cfg.mqtt.password_file:
-        try:
-            return Path(cfg.mqtt.password_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{cfg.source}: mqtt.password_file: cannot read {cfg.mqtt.password_file}: {exc.strerror}") from None
-    return cfg.mqtt.password or None
+    return read_secret(cfg.mqtt.password, cfg.mqtt.password_file, f"{cfg.source}: mqtt.password_file", ConfigError)

@@ -1,6 +1,9 @@
 """MQTT session: publishes queued batches (QoS 1), receives the collector's acks, keeps a retained
 online status with a last will that says offline, and reconnects with jittered exponential backoff.
 
+Every batch carries the agent's latest clock offset estimate (``Batch.clock_offset_ms``: collector clock
+minus agent clock, from the ``time`` of the last ack), so the collector can flag a skewed clock.
+
 A batch leaves the disk queue only when an ack names its sequence number. Unacked batches are sent
 again, in order, after every reconnect and whenever the oldest unacked one waited ``ack_timeout``.
 """
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections.abc import Callable
@@ -22,7 +24,9 @@ from agent import __version__, wire
 from agent.config import AgentConfig, mqtt_password
 from agent.errors import QueueError
 from agent.queue import DiskQueue
-from agent.wire import Point, mqtt_error
+from agent.wire import Point
+from common.backoff import Backoff
+from common.mqtt import client_tls_context, mqtt_error
 
 log = logging.getLogger("agent.publish")
 
@@ -40,37 +44,11 @@ class PublishStats:
     clock_offset_ms: float | None = None
 
 
-def backoff_delays(lo: float, hi: float, rng: Callable[[], float] = random.random) -> BackoffIter:
-    return BackoffIter(lo, hi, rng)
-
-
-class BackoffIter:
-    """Full-jitter exponential backoff: lo, 2lo, 4lo ... capped at hi, each scaled by a random [0.5, 1.5)."""
-
-    def __init__(self, lo: float, hi: float, rng: Callable[[], float]) -> None:
-        self.lo, self.hi, self.rng = lo, hi, rng
-        self.current = lo
-
-    def reset(self) -> None:
-        self.current = self.lo
-
-    def next(self) -> float:
-        delay = min(self.current, self.hi) * (0.5 + self.rng())
-        self.current = min(self.current * 2, self.hi)
-        return delay
-
-
 def tls_context(cfg: AgentConfig) -> ssl.SSLContext | None:
     tls = cfg.mqtt.tls
     if tls is None:
         return None
-    ctx = ssl.create_default_context(cafile=tls.ca_file or None)
-    if tls.cert_file:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file or None)
-    if tls.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
+    return client_tls_context(tls.ca_file, tls.cert_file, tls.key_file, tls.insecure_skip_verify)
 
 
 class Publisher:
@@ -92,7 +70,8 @@ class Publisher:
 
         def build(seq: int) -> bytes:
             return wire.encode(wire.Batch(v=wire.SCHEMA_VERSION, agent=self.cfg.agent_id, seq=seq,
-                                          sent=self.clock_ns(), points=points))
+                                          sent=self.clock_ns(), points=points,
+                                          clock_offset_ms=self.stats.clock_offset_ms))
 
         self.stats.batches_built += 1
         try:
@@ -124,7 +103,7 @@ class Publisher:
         return client
 
     async def run(self) -> None:
-        backoff = backoff_delays(self.cfg.mqtt.reconnect_min, self.cfg.mqtt.reconnect_max)
+        backoff = Backoff(self.cfg.mqtt.reconnect_min, self.cfg.mqtt.reconnect_max)
         while True:
             try:
                 async with self._client() as client:

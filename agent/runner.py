@@ -4,7 +4,8 @@ batches handed to the publisher, and the agent's own health published as the ``a
 Measurements
 - ``agent_probe`` (tag ``probe``): duration_ms, points, result (ok / timeout / error), ok, reason.
 - ``agent``: queue_depth, queue_bytes, queue_dropped_total, queue_oldest_age_s, queue_errors, published_total,
-  resent_total, acked_total, reconnects, connected (1/0), clock_offset_ms (collector clock - agent clock),
+  resent_total, acked_total, batches_built_total, bad_acks_total, reconnects, connected (1/0),
+  clock_offset_ms (collector clock - agent clock; also sent with every batch as ``Batch.clock_offset_ms``),
   rss_bytes, cpu_seconds.
 """
 
@@ -24,7 +25,8 @@ from agent.probes import REGISTRY, Probe, ProbeConfig
 from agent.probes.base import ProbeContext, clean_fields, result_fields
 from agent.publish import Publisher
 from agent.queue import DiskQueue
-from agent.wire import Point, supervise
+from agent.wire import Point
+from common.supervise import supervise
 
 log = logging.getLogger("agent")
 
@@ -33,7 +35,7 @@ def build_probes(cfg: AgentConfig, ctx: ProbeContext) -> list[Probe[ProbeConfig]
     return [REGISTRY[name](pcfg, ctx) for name, pcfg in cfg.probes.items() if pcfg.enabled]
 
 
-async def run_probe_once(probe: Probe[ProbeConfig], clock_ns: object = time.time_ns) -> list[Point]:
+async def run_probe_once(probe: Probe[ProbeConfig]) -> list[Point]:
     """Run one round with the probe's timeout. Never raises (except cancellation)."""
     started = time.perf_counter()
     points: list[Point] = []
@@ -115,6 +117,7 @@ class Agent:
             "queue_oldest_age_s": q.oldest_age_s, "queue_errors": s.queue_errors,
             "published_total": s.published, "resent_total": s.resent, "acked_total": s.acked,
             "reconnects": s.reconnects, "connected": 1 if s.connected else 0,
+            "batches_built_total": s.batches_built, "bad_acks_total": s.bad_acks,
             "clock_offset_ms": s.clock_offset_ms, "rss_bytes": self._proc.memory_info().rss,
             "cpu_seconds": float(cpu.user + cpu.system),
         }

@@ -9,16 +9,23 @@ Topics (``<agent>`` is the MQTT username, which the broker authenticates)::
     cm/v1/<agent>/metrics   agent -> collector   Batch, QoS 1
     cm/v1/<agent>/status    agent -> everyone    Status, retained; the last will says offline
     cm/v1/<agent>/ack       collector -> agent   Ack, QoS 1
+
+Schema versions. ``v`` in every message is ``SCHEMA_VERSION``; the topic root carries it too (``cm/v1``).
+- Compatible within v1: adding an *optional* field with a default (e.g. ``Batch.clock_offset_ms``). Messages
+  are encoded without default-valued fields (``omit_defaults``), so a sender that has nothing to say for the
+  new field produces exactly the old bytes. Decoders forbid unknown fields, so a sender that does set the new
+  field needs a receiver that knows it: upgrade the collector before the agents (and the agents before
+  the collector for fields of ``Ack``).
+- Needs v2 (new topic root ``cm/v2``, both versions served side by side during the rollout): removing,
+  renaming or retyping a field, making an optional field required, or changing what a field means.
+
+This module holds only the contract: no runtime helpers (those live in ``common``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
-import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
@@ -62,12 +69,22 @@ class Point(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     tg: Annotated[dict[Name, TagValue], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=dict)
 
 
-class Batch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+ClockOffsetMs = Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)]
+
+
+class Batch(msgspec.Struct, forbid_unknown_fields=True, frozen=True, omit_defaults=True):
+    """A batch of points with the agent's per-agent sequence number.
+
+    ``clock_offset_ms`` (optional, added within v1): the agent's latest estimate of (collector clock - agent
+    clock) in ms, from the ``time`` of the acks it received; None (left out) before its first ack.
+    """
+
     v: int
     agent: AgentId
     seq: Seq
     sent: TimestampNs
     points: Annotated[list[Point], msgspec.Meta(max_length=MAX_POINTS_PER_BATCH)]
+    clock_offset_ms: ClockOffsetMs | None = None
 
 
 class Ack(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -170,81 +187,3 @@ def decode_status(payload: bytes) -> Status:
 
 def encode(message: Batch | Ack | Status) -> bytes:
     return _encoder.encode(message)
-
-
-# Config and payload validation messages share this helper (the collector may import only this module).
-_UNKNOWN_RE = re.compile(r"^Object contains unknown field `([^`]+)`(?: - at `\$(.*)`)?$")
-_AT_RE = re.compile(r"^(.*) - at `\$(.*)`$")
-_MISSING_RE = re.compile(r"^Object missing required field `([^`]+)`(?: - at `\$(.*)`)?$")
-
-
-def describe_validation_error(exc: msgspec.ValidationError, prefix: str = "") -> tuple[str, str]:
-    """msgspec's message -> (field path like ``probes.ping.targets[0].host``, what is wrong)."""
-    text = str(exc)
-    for regex, what in ((_UNKNOWN_RE, "unknown key"), (_MISSING_RE, "required key is missing")):
-        m = regex.match(text)
-        if m:
-            return _join(prefix, (m.group(2) or "").lstrip("."), m.group(1)), what
-    m = _AT_RE.match(text)
-    if m:
-        return _join(prefix, m.group(2).lstrip(".")), m.group(1)
-    return prefix or "(top level)", text
-
-
-def _join(*parts: str) -> str:
-    out = ""
-    for part in parts:
-        if not part:
-            continue
-        out = part if not out else (out + part if part.startswith("[") else f"{out}.{part}")
-    return out or "(top level)"
-
-
-def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValue]:
-    """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
-    return {
-        k: v
-        for k, v in fields.items()
-        if v is not None and not (isinstance(v, float) and not math.isfinite(v))
-    }
-
-
-# Runtime helpers both sides share (kept here: the collector may import only this module from agent).
-def mqtt_error(exc: BaseException) -> Exception | None:
-    """The MQTT error behind ``exc``, also inside an ExceptionGroup from a TaskGroup; None if any part of it
-    is something else (a bug, which must not be mistaken for a lost connection)."""
-    import aiomqtt
-
-    if isinstance(exc, aiomqtt.MqttError):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        errors = [mqtt_error(e) for e in exc.exceptions]
-        if errors and all(e is not None for e in errors):
-            return errors[0]
-    return None
-
-
-async def supervise(name: str, factory: Callable[[], Awaitable[None]], max_delay: float = 30.0) -> None:
-    """Run a long-lived task; if it fails unexpectedly, log it and start it again after a jittered backoff."""
-    delay = 1.0
-    while True:
-        try:
-            await factory()
-            return
-        except Exception:
-            logging.getLogger("supervise").exception("%s failed; restarting in %.0fs", name, delay)
-        await asyncio.sleep(delay * (0.5 + random.random()))
-        delay = min(delay * 2, max_delay)
-
-
-
-
-def seqs_to_ranges(seqs: list[int]) -> list[tuple[int, int]]:
-    """[1,2,3,7,8] -> [(1,3),(7,8)]."""
-    ranges: list[tuple[int, int]] = []
-    for s in sorted(set(seqs)):
-        if ranges and s == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], s)
-        else:
-            ranges.append((s, s))
-    return ranges

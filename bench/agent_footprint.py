@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from bench.common import sample, start_ministack
-from collector import stack
+from devstack import services as stack
 
 
 class _Ok(http.server.BaseHTTPRequestHandler):

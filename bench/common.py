@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from collector import stack
+from devstack import services as stack
 
 
 @dataclass

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from collector import stack
+from devstack import services as stack
 from tests.support.fleet import Fleet, assert_complete_and_ordered
 from tests.support.services import start_influx, start_mosquitto, wait_for
 

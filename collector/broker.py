@@ -61,7 +61,7 @@ def write_passwd(path: Path, entries: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(f"{u}:{h}\n" for u, h in sorted(entries.items())), encoding="utf-8")
-    os.chmod(tmp, 0o640)
+    tmp.chmod(0o640)
     tmp.replace(path)
 
 
@@ -133,7 +133,7 @@ def enroll(
     out_dir.mkdir(parents=True, exist_ok=True)
     secret_file = out_dir / f"{agent_id}.password"
     secret_file.write_text(password + "\n", encoding="utf-8")
-    os.chmod(secret_file, 0o600)
+    secret_file.chmod(0o600)
     mqtt: dict[str, object] = {"host": mqtt_host, "port": mqtt_port, "password_file": str(secret_file)}
     if ca_file:
         mqtt["tls"] = {"ca_file": ca_file}

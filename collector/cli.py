@@ -1,4 +1,5 @@
-"""commune-collector: run the collector, show what is reporting, manage the local stack."""
+"""commune-collector: run the collector, validate its config, show what is reporting, enroll agents and
+write the broker's files. (The local dev stack is ``python -m devstack``, not part of the product.)"""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collector.config import DEFAULT_CONFIG, load_config
 from collector.errors import CollectorError
 
 log = logging.getLogger("collector")
-STACK_STATE = Path(os.environ.get("CM_STATE_DIR", "state"))
+STACK_STATE = Path(os.environ.get("CM_STATE_DIR", "state"))  # where ``python -m devstack`` keeps its configs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,12 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--acl", type=Path, required=True)
     bf.add_argument("--collector-password-file", type=Path, default=None)
 
-    stack = sub.add_parser("stack", help="the local stack (Mosquitto, InfluxDB, Alertmanager, collector, agent)")
-    stack.add_argument("action", choices=["up", "down", "status"])
-    stack.add_argument("--state-dir", type=Path, default=STACK_STATE)
-    stack.add_argument("--agent-config", type=Path, default=None, help="agent config for the local agent")
-    for name in ("mqtt", "influx", "alertmanager"):
-        stack.add_argument(f"--{name}-port", type=int, default=None)
     return p
 
 
@@ -74,8 +69,6 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(args.config)
-        if args.command == "stack":
-            return _stack(args)
         if args.command in ("enroll", "broker-files"):
             return _broker(args)
     except CollectorError as exc:
@@ -103,31 +96,6 @@ def _run(config: Path, state_dir: Path) -> int:
 
     asyncio.run(main_task())
     log.info("collector stopped")
-    return 0
-
-
-def _stack(args: argparse.Namespace) -> int:
-    from collector.stack import DEFAULT_PORTS, LocalStack
-
-    ports = dict(DEFAULT_PORTS)
-    for name in ("mqtt", "influx", "alertmanager"):
-        value = getattr(args, f"{name}_port")
-        if value:
-            ports[name] = value
-    stack = LocalStack(args.state_dir.resolve(), ports, args.agent_config)
-    if args.action == "up":
-        stack.up()
-        print(f"MQTT 127.0.0.1:{ports['mqtt']}  InfluxDB http://127.0.0.1:{ports['influx']}  "
-              f"Alertmanager http://127.0.0.1:{ports['alertmanager']}  "
-              f"collector metrics http://127.0.0.1:{ports['collector_metrics']}/metrics")
-    elif args.action == "down":
-        stack.down()
-    else:
-        running = 0
-        for name, pid in stack.status():
-            print(f"{name:13} {f'running (pid {pid})' if pid else 'stopped'}")
-            running += pid is not None
-        return 0 if running == len(stack.status()) else 3
     return 0
 
 

@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from agent.wire import AGENT_ID_PATTERN, describe_validation_error, is_valid_agent_id
+from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
 from collector.errors import ConfigError
 from collector.registry import PHU_THO, Commune, communes, normalise_code
+from common.config_errors import describe_validation_error
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -181,11 +182,3 @@ def load_config(path: str | Path) -> CollectorConfig:
         inv_path = path.parent / inv_path
     return CollectorConfig(str(path), fc, load_inventory(inv_path, fc.province))
 
-
-def read_secret(value: str, file: str, source: str, field: str) -> str | None:
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{source}: {field}: cannot read {file}: {exc.strerror}") from None
-    return value or None

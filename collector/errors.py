@@ -17,6 +17,3 @@ class WriteError(CollectorError):
         self.status = status
         self.retryable = retryable
 
-
-class StackError(CollectorError):
-    """A local service could not be installed, started or stopped."""

@@ -10,35 +10,29 @@ errors (keep the data, try again later); not retryable for 4xx (the data itself 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 import msgspec
 
-from collector.config import InfluxSection, read_secret
-from collector.errors import WriteError
+from collector.config import InfluxSection
+from collector.errors import ConfigError, WriteError
+from common.secret_files import read_secret
 
-_PARTIAL_LINE_RE = re.compile(r"unable to parse '(?P<line>.*?)': |partial write: (?P<reason>.*?) dropped=(?P<dropped>\d+)")
 
+class InfluxClient(Protocol):
+    """What the collector needs from InfluxDB: create the database, write line protocol, read InfluxQL."""
 
-class Writer(Protocol):
-    async def write(self, body: bytes) -> None: ...
+    async def ensure_database(self) -> None:
+        """Create the database if the server lets us (1.x); nothing on 2.x/3.x, where the operator makes buckets."""
 
-    async def query(self, q: str) -> list[dict[str, Any]]: ...
+    async def write(self, body: bytes) -> None:
+        """Write line protocol (ns precision); raise WriteError (``retryable`` or not) unless InfluxDB answered 2xx."""
 
-    async def ping(self) -> bool: ...
+    async def query(self, q: str) -> list[dict[str, Any]]:
+        """InfluxQL; the series of the first statement."""
 
     async def close(self) -> None: ...
-
-
-@dataclass
-class Series:
-    name: str
-    tags: dict[str, str]
-    columns: list[str]
-    values: list[list[Any]]
 
 
 class _QueryResult(msgspec.Struct):
@@ -51,7 +45,7 @@ class _HttpBase:
         self.cfg = cfg
         self.base = cfg.url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
-        self._token = read_secret(cfg.token, cfg.token_file, source, "influx.token_file")
+        self._token = read_secret(cfg.token, cfg.token_file, f"{source}: influx.token_file", ConfigError)
         self._timeout = aiohttp.ClientTimeout(total=cfg.timeout)
 
     def session(self) -> aiohttp.ClientSession:
@@ -101,13 +95,6 @@ class _HttpBase:
         series: list[dict[str, Any]] = first.get("series", [])
         return series
 
-    async def ping(self) -> bool:
-        try:
-            async with self.session().get(f"{self.base}/ping") as r:
-                return r.status == 204
-        except (aiohttp.ClientError, TimeoutError, OSError):
-            return False
-
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -131,19 +118,6 @@ class V2Writer(_HttpBase):
         """Buckets are created by the operator on 2.x/3.x; nothing to do."""
 
 
-def make_writer(cfg: InfluxSection, source: str = "collector config") -> V1Writer | V2Writer:
+def make_influx_client(cfg: InfluxSection, source: str = "collector config") -> V1Writer | V2Writer:
     return V1Writer(cfg, source) if cfg.api == "v1" else V2Writer(cfg, source)
 
-
-def bad_line_numbers(error_text: str, lines: list[bytes]) -> set[int]:
-    """Indexes of lines InfluxDB names as unparsable in a 400 answer (used to split a rejected batch)."""
-    bad: set[int] = set()
-    for m in _PARTIAL_LINE_RE.finditer(error_text):
-        line = m.group("line")
-        if line is None:
-            continue
-        for i, candidate in enumerate(lines):
-            if candidate.decode("utf-8", "replace").startswith(line[:200]):
-                bad.add(i)
-                break
-    return bad

@@ -1,7 +1,9 @@
 """Accepted batches -> InfluxDB in large writes -> acks, with back-pressure, retries and quarantine.
 
 - Batches wait in arrival order; a write takes whole batches up to ``batch_points`` lines.
-- 2xx: every batch in the write is acked to its agent (exact sequence ranges).
+- 2xx: every agent batch in the write is acked to its agent (exact sequence ranges) through the
+  ``AckPublisher``; a failed ack is counted (``acks_failed``) and logged. The collector's own points
+  (``add_own``) share the writes and need no ack.
 - Retryable failure (InfluxDB down, 5xx): keep the data, back off, try again; no acks meanwhile, and the
   pending depth rises (reported). Above ``max_pending_points`` the MQTT reader waits (back-pressure).
 - 4xx (bad data): split the write in halves until the bad lines are isolated; good lines are written, bad
@@ -11,48 +13,58 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import random
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent import wire
+from collector.acks import AckPublisher
 from collector.errors import WriteError
-from collector.influx import Writer
+from collector.influx import InfluxClient
 from collector.validate import Accepted
+from common.backoff import Backoff
+from common.ranges import seqs_to_ranges
 
 log = logging.getLogger("collector.pipeline")
 
-AckSender = Callable[[str, bytes], Awaitable[None]]
+COUNTERS = ("batches_accepted", "points_accepted", "points_written", "batches_written", "acks_sent", "acks_failed",
+            "write_errors", "points_quarantined", "duplicates_dropped", "duplicates_reacked", "own_points")
+"""Every counter of ``PipelineStats.counters`` (exported as metrics even while still zero)."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Where an agent's lines came from: acked after the write."""
+
+    agent: str
+    seq: int
 
 
 @dataclass
 class _Pending:
-    agent: str
-    seq: int
     lines: list[bytes]
+    batch: _Batch | None = None
+    """None for the collector's own points."""
 
 
 @dataclass
 class PipelineStats:
     counters: Counter[str] = field(default_factory=Counter)
-    last_write_ok: float = 0.0
-    last_error: str = ""
 
 
 class Pipeline:
     def __init__(
-        self, writer: Writer, *, batch_points: int = 5000, flush_interval: float = 0.2,
+        self, writer: InfluxClient, acks: AckPublisher, *, batch_points: int = 5000, flush_interval: float = 0.2,
         max_pending_points: int = 200_000, quarantine_path: Path | None = None, max_concurrent_writes: int = 2,
         remember_written: int = 2048,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.writer = writer
+        self.acks = acks
         self.batch_points = batch_points
         self.flush_interval = flush_interval
         self.max_pending_points = max_pending_points
@@ -66,7 +78,6 @@ class Pipeline:
         self._have = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
-        self._ack_sender: AckSender | None = None
         self._pending_seqs: dict[str, set[int]] = {}  # agent -> seqs queued or being written
         self._written: dict[str, dict[int, None]] = {}  # agent -> recently written seqs (insertion-ordered)
         self.remember_written = remember_written
@@ -79,30 +90,35 @@ class Pipeline:
     def pending_batches(self) -> int:
         return len(self._queue)
 
-    def set_ack_sender(self, sender: AckSender | None) -> None:
-        self._ack_sender = sender
-
     async def add(self, accepted: Accepted) -> None:
-        """Queue an accepted batch; waits while too much is pending (InfluxDB slow or down).
+        """Queue an agent's accepted batch; waits while too much is pending (InfluxDB slow or down).
 
         A batch the agent sent again (it had no ack yet) is not written twice: if it is still pending it is
         dropped (its ack follows the write), if it was written recently it is acked again at once."""
-        agent, seq = accepted.identity.agent, accepted.seq
-        if seq >= 0:
-            if seq in self._pending_seqs.get(agent, ()):
-                self.stats.counters["duplicates_dropped"] += 1
-                return
-            if seq in self._written.get(agent, ()):
-                self.stats.counters["duplicates_reacked"] += 1
-                await self._ack([_Pending(agent, seq, [])], count=False)
-                return
-            self._pending_seqs.setdefault(agent, set()).add(seq)
-        await self._space.wait()
-        self._queue.append(_Pending(accepted.identity.agent, accepted.seq, accepted.lines))
-        self._pending_points += len(accepted.lines)
-        self._queued_points += len(accepted.lines)
+        batch = _Batch(accepted.identity.agent, accepted.seq)
+        if batch.seq in self._pending_seqs.get(batch.agent, ()):
+            self.stats.counters["duplicates_dropped"] += 1
+            return
+        if batch.seq in self._written.get(batch.agent, ()):
+            self.stats.counters["duplicates_reacked"] += 1
+            await self._ack([_Pending([], batch)], count=False)
+            return
+        self._pending_seqs.setdefault(batch.agent, set()).add(batch.seq)
+        await self._enqueue(_Pending(accepted.lines, batch))
         self.stats.counters["batches_accepted"] += 1
         self.stats.counters["points_accepted"] += len(accepted.lines)
+
+    async def add_own(self, lines: list[bytes]) -> None:
+        """Queue the collector's own points (status, clock, stats); they are written like the agents' and
+        need no ack. Waits while too much is pending, like ``add``."""
+        await self._enqueue(_Pending(lines))
+        self.stats.counters["own_points"] += len(lines)
+
+    async def _enqueue(self, item: _Pending) -> None:
+        await self._space.wait()
+        self._queue.append(item)
+        self._pending_points += len(item.lines)
+        self._queued_points += len(item.lines)
         if self._pending_points >= self.max_pending_points:
             self._space.clear()
         self._have.set()
@@ -136,7 +152,7 @@ class Pipeline:
                 tg.create_task(self._write_until_done(chunk, slots))
 
     async def _write_until_done(self, chunk: list[_Pending], slots: asyncio.Semaphore) -> None:
-        backoff = 0.5
+        backoff = Backoff(0.5, 30.0)
         try:
             while True:
                 try:
@@ -144,12 +160,10 @@ class Pipeline:
                     break
                 except WriteError as exc:
                     self.stats.counters["write_errors"] += 1
-                    self.stats.last_error = str(exc)
-                    delay = backoff * (0.5 + random.random())
+                    delay = backoff.next()
                     log.warning("write failed (%s); %d points pending; retrying in %.1fs", exc,
                                 self._pending_points, delay)
                     await asyncio.sleep(delay)
-                    backoff = min(backoff * 2, 30.0)
         finally:
             slots.release()
         self._pending_points -= sum(len(p.lines) for p in chunk)
@@ -172,7 +186,6 @@ class Pipeline:
             await self._bisect(lines, owners)
             return
         self.stats.counters["points_written"] += len(lines)
-        self.stats.last_write_ok = time.time()
 
     async def _bisect(self, lines: list[bytes], owners: list[_Pending]) -> None:
         """Write halves separately until single rejected lines remain; those go to quarantine."""
@@ -194,10 +207,11 @@ class Pipeline:
 
     def _quarantine(self, owner: _Pending, line: bytes, reason: str) -> None:
         self.stats.counters["points_quarantined"] += 1
-        log.error("quarantined a point from agent %s batch %d: %s", owner.agent, owner.seq, reason)
+        agent, seq = (owner.batch.agent, owner.batch.seq) if owner.batch else ("(collector)", None)
+        log.error("quarantined a point from agent %s batch %s: %s", agent, seq, reason)
         if self.quarantine_path is None:
             return
-        record = {"time": time.time(), "agent": owner.agent, "seq": owner.seq, "reason": reason,
+        record = {"time": time.time(), "agent": agent, "seq": seq, "reason": reason,
                   "line": line.decode("utf-8", "replace")}
         try:
             self.quarantine_path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,27 +221,26 @@ class Pipeline:
             log.error("cannot write quarantine file %s: %s", self.quarantine_path, exc)
 
     def _remember_written(self, chunk: list[_Pending]) -> None:
-        for p in chunk:
-            if p.seq < 0:
-                continue
-            self._pending_seqs.get(p.agent, set()).discard(p.seq)
-            recent = self._written.setdefault(p.agent, {})
-            recent[p.seq] = None
+        for b in (p.batch for p in chunk if p.batch):
+            self._pending_seqs.get(b.agent, set()).discard(b.seq)
+            recent = self._written.setdefault(b.agent, {})
+            recent[b.seq] = None
             if len(recent) > self.remember_written:
                 del recent[next(iter(recent))]  # dicts keep insertion order: forget the oldest
 
     async def _ack(self, chunk: list[_Pending], count: bool = True) -> None:
         by_agent: dict[str, list[int]] = {}
-        for p in chunk:
-            if p.seq >= 0:  # the collector's own points (seq -1) need no ack
-                by_agent.setdefault(p.agent, []).append(p.seq)
-        sender = self._ack_sender
+        for b in (p.batch for p in chunk if p.batch):
+            by_agent.setdefault(b.agent, []).append(b.seq)
         for agent_id, seqs in by_agent.items():
             if count:
                 self.stats.counters["batches_written"] += len(seqs)
-            if sender is None:
-                continue  # not connected: the agent will send again and we will ack then
-            ack = wire.Ack(v=wire.SCHEMA_VERSION, ranges=wire.seqs_to_ranges(seqs), time=self.clock_ns())
-            with contextlib.suppress(Exception):
-                await sender(agent_id, wire.encode(ack))
+            ack = wire.Ack(v=wire.SCHEMA_VERSION, ranges=seqs_to_ranges(seqs), time=self.clock_ns())
+            try:
+                await self.acks.publish(agent_id, wire.encode(ack))
+            except Exception as exc:  # the agent sends the batches again; they are acked then, not rewritten
+                self.stats.counters["acks_failed"] += 1
+                log.warning("ack of %d batch(es) to agent %s failed: %s: %s", len(seqs), agent_id,
+                            type(exc).__name__, exc)
+            else:
                 self.stats.counters["acks_sent"] += 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.config import CollectorConfig
-from collector.influx import make_writer
+from collector.influx import make_influx_client
 
 _QUERIES = {
     "host": 'SELECT last("cpu_percent") AS cpu, last("mem_percent") AS mem FROM "host" WHERE time > now() - 1d GROUP BY "agent"',
@@ -28,7 +28,7 @@ class AgentRow:
 
 
 async def latest_per_agent(cfg: CollectorConfig) -> list[AgentRow]:
-    writer = make_writer(cfg.influx, cfg.source)
+    writer = make_influx_client(cfg.influx, cfg.source)
     rows = {
         a.agent: AgentRow(a.agent, a.commune.code, a.commune.name, a.site) for a in cfg.inventory.agents.values()
     }

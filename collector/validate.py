@@ -19,9 +19,8 @@ class Accepted:
     identity: AgentIdentity
     seq: int
     lines: list[bytes]
-    sent_ns: int
     clock_offset_ms: float | None = None
-    """The agent's own estimate of (collector clock - agent clock), from its ``agent`` self-metrics point."""
+    """The agent's own estimate of (collector clock - agent clock), ``wire.Batch.clock_offset_ms``."""
 
 
 class Validator:
@@ -46,10 +45,4 @@ class Validator:
         line = self.encoder.point_line
         agent = identity.agent
         lines = [line(agent, tags, p.m, p.tg, p.f, p.t).encode() for p in batch.points]
-        offset = None
-        for p in batch.points:
-            if p.m == "agent":
-                value = p.f.get("clock_offset_ms")
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    offset = float(value)
-        return Accepted(identity, batch.seq, lines, batch.sent, offset)
+        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, start the local stack (Mosquitto, InfluxDB, Alertmanager on
 # 127.0.0.1, a collector and an agent monitoring this machine), wait for data, and show it.
-# Stop everything with: .venv/bin/commune-collector stack down
+# Stop everything with: .venv/bin/python -m devstack down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-.venv/bin/commune-collector stack up "$@"
+.venv/bin/python -m devstack up "$@"
 echo "waiting for the agent's first readings to reach InfluxDB..."
 for _ in $(seq 1 90); do
   if .venv/bin/commune-collector status >/dev/null 2>&1; then break; fi
@@ -17,6 +17,6 @@ cat <<'TXT'
 Where to look next:
   .venv/bin/commune-collector status        latest reading per agent and commune (from InfluxDB)
   .venv/bin/commune-agent check             is it our link, our PC, or the portal? (one-shot, Vietnamese verdict)
-  .venv/bin/commune-collector stack status  which services run;  logs are in state/<service>/<service>.log
-  .venv/bin/commune-collector stack down    stop everything this command started
+  .venv/bin/python -m devstack status       which services run;  logs are in state/<service>/<service>.log
+  .venv/bin/python -m devstack down         stop everything this command started
 TXT

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-echo "== ruff"; .venv/bin/ruff check agent collector tests bench
+echo "== ruff"; .venv/bin/ruff check agent collector common devstack tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 set +e

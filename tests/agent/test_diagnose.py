@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.check import check_lines, render_table
+from agent.check import STATUS_TEXT, check_lines, render_table
 from agent.diagnose import EXIT_CODES, diagnose
 from agent.probes.base import CheckLine, clean_fields, result_fields
 from agent.wire import Point
@@ -33,9 +33,10 @@ def verdict(results: dict[str, list[Point]], extra: list[CheckLine] | None = Non
     v = diagnose(results, lines)
     table = render_table(lines).splitlines()
     assert table[0].split() == ["Mục", "Đối", "tượng", "Kết", "quả", "Chi", "tiết"]
-    assert len(table) == 2 + len(lines)  # header, rule, one row per line
-    for row, line in zip(table[2:], lines, strict=True):
-        assert row.startswith(line.section) and line.target in row and row.endswith(line.text)
+    assert len(table) == 2 + len(lines)
+    for row, ln in zip(table[2:], lines, strict=True):  # one row per line, in order, with every column
+        assert row.startswith(ln.section) and ln.target in row and STATUS_TEXT.get(ln.status, ln.status) in row
+        assert row.endswith(ln.text)
     return v.code, v.exit_code, v.text
 
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from collector.config import InfluxSection
 from collector.errors import WriteError
-from collector.influx import V2Writer, make_writer
+from collector.influx import V2Writer, make_influx_client
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _cfg(url: str, **over: str) -> InfluxSection:
 
 
 async def test_v2_write_sends_token_org_bucket(influx2: StandIn) -> None:
-    writer = make_writer(_cfg(influx2.url))
+    writer = make_influx_client(_cfg(influx2.url))
     assert isinstance(writer, V2Writer)
     await writer.write(b"m,commune=07900 v=1.0 1\nm,commune=07900 v=2.0 2")
     await writer.close()
@@ -72,7 +72,7 @@ async def test_v2_write_sends_token_org_bucket(influx2: StandIn) -> None:
 
 @pytest.mark.parametrize(("over", "status"), [({"token": "wrong"}, 401), ({"bucket": "other"}, 404)])
 async def test_v2_client_errors_are_not_retryable(influx2: StandIn, over: dict[str, str], status: int) -> None:
-    writer = make_writer(_cfg(influx2.url, **over))
+    writer = make_influx_client(_cfg(influx2.url, **over))
     with pytest.raises(WriteError) as err:
         await writer.write(b"m v=1.0 1")
     await writer.close()
@@ -80,7 +80,7 @@ async def test_v2_client_errors_are_not_retryable(influx2: StandIn, over: dict[s
 
 
 async def test_v2_bad_line_and_unavailable(influx2: StandIn) -> None:
-    writer = make_writer(_cfg(influx2.url))
+    writer = make_influx_client(_cfg(influx2.url))
     with pytest.raises(WriteError) as err:
         await writer.write(b"m v=1.0 1\ngarbage")
     assert err.value.status == 400 and "unable to parse" in str(err.value) and not err.value.retryable

@@ -1,4 +1,5 @@
-"""The local stack (README command 1) on free ports in a temp folder: up, idempotent up, status, down."""
+"""The local stack (README command 1, ``python -m devstack``) on free ports in a temp folder: up, idempotent up,
+status, down; and ``commune-collector`` no longer carries it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import stack
-from collector.errors import StackError
+from devstack import services as stack
+from devstack.errors import StackError
 from tests.support.services import need_binary, wait_for
 
 
@@ -26,6 +27,7 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
              "alertmanager": stack.free_port(), "collector_metrics": stack.free_port()}
     local = stack.LocalStack(tmp_path / "state", ports)
     cli = [sys.executable, "-m", "collector.cli"]
+    dev = [sys.executable, "-m", "devstack"]
     port_args = ["--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
                  "--alertmanager-port", str(ports["alertmanager"])]
     env_state = ["--state-dir", str(tmp_path / "state")]
@@ -44,10 +46,18 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
 
         out = wait_for(reported, 90, 1.0, what="the local agent in commune-collector status")
         assert "local-agent" in out and "Phường Việt Trì" in out
-        st = subprocess.run([*cli, "stack", "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
+        st = subprocess.run([*dev, "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
         assert st.returncode == 0 and st.stdout.count("running") == 5
     finally:
         local.down(log=lambda _: None)
     assert not any(pid for _, pid in local.status())
-    st = subprocess.run([*cli, "stack", "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
+    st = subprocess.run([*dev, "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
     assert st.returncode == 3 and st.stdout.count("stopped") == 5
+
+
+def test_the_collector_cli_has_only_product_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "collector.cli", "stack", "status"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 2 and "invalid choice: 'stack'" in out.stderr
+    for command in ("run", "validate", "status", "enroll", "broker-files"):
+        assert command in out.stderr

@@ -52,7 +52,7 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
         assert yaml.safe_load(e.config_path.read_text())["mqtt"]["password_file"].endswith(f"{agent_id}.password")
     passwords["collector"] = "collector-secret"
     broker.broker_files(load_inventory(inv), passwd, acl, passwords["collector"])
-    from collector.stack import free_port
+    from devstack.services import free_port
 
     port, plain_port = free_port(), free_port()
     conf = broker.listener_conf(port, passwd, acl, ca.ca_file, server.cert, server.key)
@@ -202,7 +202,7 @@ def test_payload_claiming_another_identity_is_rejected(secure_broker: SecureBrok
 
 def test_real_agent_and_collector_over_tls(tmp_path: Path, secure_broker: SecureBroker) -> None:
     """The agent config written by enrolment works as is against the TLS broker."""
-    from collector.stack import python_service
+    from devstack.services import python_service
 
     enrolled = secure_broker.inventory.parent / "enrolled" / "pc-a.yaml"
     doc = yaml.safe_load(enrolled.read_text())
@@ -230,7 +230,7 @@ def test_real_agent_and_collector_over_tls(tmp_path: Path, secure_broker: Secure
 def test_client_certificates_as_identity(tmp_path: Path) -> None:
     """Optional mode: the broker requires a client certificate and takes the username from its CN."""
     need_binary("mosquitto")
-    from collector.stack import free_port
+    from devstack.services import free_port
 
     ca = TestCA(tmp_path / "pki")
     server = ca.issue("broker", ips=("127.0.0.1",))

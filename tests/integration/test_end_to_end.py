@@ -17,7 +17,7 @@ import yaml
 
 from agent import wire
 from agent.queue import DiskQueue
-from collector import stack
+from devstack import services as stack
 from tests.support.services import Influx, wait_for
 
 pytestmark = pytest.mark.integration
@@ -119,18 +119,18 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
                 wire.Point(m="inject", t=t0 + 3, f={"n": 3})]))),
             ("cm/v1/pc-injector/metrics", b'{"v":9,"agent":"pc-injector","seq":4,"sent":1,"points":[]}'),
             ("cm/v1/pc-injector/metrics", good(5)),
-            # the agent's own health point says its clock is 2 minutes behind the collector's
+            # a batch whose agent says its clock is 2 minutes behind the collector's
             ("cm/v1/pc-injector/metrics", wire.encode(wire.Batch(v=1, agent="pc-injector", seq=6, sent=t0, points=[
-                wire.Point(m="agent", t=t0 + 6, f={"clock_offset_ms": 120_000.0, "queue_depth": 0})]))),
+                wire.Point(m="inject", t=t0 + 6, f={"n": 6})], clock_offset_ms=120_000.0))),
         ]
         for topic, payload in msgs:
             pub.publish(topic, payload, qos=1).wait_for_publish(10)
         pub.loop_stop()
         pub.disconnect()
 
-        rows = wait_for(lambda: (r := server.rows('SELECT * FROM "inject"', db)) and len(r) >= 2 and r, 30,
-                        what="both good injected batches")
-        assert sorted(r["n"] for r in rows) == [1, 5]
+        rows = wait_for(lambda: (r := server.rows('SELECT * FROM "inject"', db)) and len(r) >= 3 and r, 30,
+                        what="the three good injected batches")
+        assert sorted(r["n"] for r in rows) == [1, 5, 6]
         assert {r["commune"] for r in rows} == {"05089"}  # from the inventory, never from the payload
 
         def rejected() -> dict[str, object] | None:
@@ -153,6 +153,16 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
                         what="the clock-skew flag")
         assert skew[0]["skewed"] == 1 and skew[0]["offset_ms"] == 120_000.0 and skew[0]["commune"] == "05089"
         assert "agent pc-injector clock is off by 120.0s" in (tmp_path / "c" / "collector.log").read_text()
+        # the real agent measured its offset from the collector's acks and sent it with its batches: same machine,
+        # same clock, so it is flagged as fine (the offset is latency-sized, far below clock_skew_max)
+        real = wait_for(lambda: server.rows('SELECT * FROM "agent_clock" WHERE "agent" = \'pc-viettri-01\'', db), 30,
+                        what="the real agent's clock offset, sent in Batch.clock_offset_ms")
+        assert all(r["skewed"] == 0 and abs(r["offset_ms"]) < 30_000 for r in real)
+        assert "agent pc-viettri-01 clock is off" not in (tmp_path / "c" / "collector.log").read_text()
+        # the retained status of the real agent is stored as agent_status
+        status = wait_for(lambda: server.rows('SELECT * FROM "agent_status" WHERE "agent" = \'pc-viettri-01\'', db), 30,
+                          what="the agent's online status in InfluxDB")
+        assert status[-1]["state"] == "online" and status[-1]["online"] == 1 and status[-1]["commune"] == "07900"
 
         # commune-collector status reads the latest reading per agent back from InfluxDB
         out = subprocess.run([sys.executable, "-m", "collector.cli", "status", "-c", str(ccfg)], capture_output=True,
@@ -160,10 +170,18 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         assert out.returncode == 0, out.stderr
         line = next(x for x in out.stdout.splitlines() if x.startswith("pc-viettri-01"))
         assert "07900" in line and "Phường Việt Trì" in line and "tru-so-chinh" in line and "1/1" in line
-        assert "2 of 2 agents have reported" in out.stdout or "1 of 2 agents have reported" in out.stdout
+        # only the real agent runs probes (agent_probe is what "last seen" reads); the injector sends none
+        assert "1 of 2 agents have reported" in out.stdout
+        injector = next(x for x in out.stdout.splitlines() if x.startswith("pc-injector"))
+        assert "never" in injector
 
         agent_self = server.rows('SELECT * FROM "agent_probe"', db)
         assert {r["probe"] for r in agent_self} >= {"host", "ping", "http"}
+        agent.stop()  # a clean stop publishes the retained offline status; the collector stores it
+        offline = wait_for(lambda: [r for r in server.rows('SELECT * FROM "agent_status" WHERE "agent" = \'pc-viettri-01\'',
+                                                           db) if r["state"] == "offline"], 30,
+                           what="the agent's offline status in InfluxDB")
+        assert offline[-1]["online"] == 0 and offline[-1]["site"] == "tru-so-chinh"
     finally:
         agent.stop()
         collector.stop()

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from agent import wire
-from collector import stack
+from devstack import services as stack
 from tests.support.services import Influx
 
 
@@ -88,6 +88,9 @@ class Fleet:
         if not path.exists():
             return 0, 0
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"batches", "meta"} <= tables:
+                return 0, 0  # the agent has created the file but not yet its schema
             depth = db.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
             row = db.execute("SELECT value FROM meta WHERE key='dropped_total'").fetchone()
         return int(depth), int(row[0]) if row else 0

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from collector import stack
+from devstack import services as stack
 
 T = TypeVar("T")
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import glob
 import shutil
+from pathlib import Path
 
-CANDIDATES = ("/usr/lib/*/softhsm/libsofthsm2.so", "/usr/lib/softhsm/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so")
+CANDIDATES = ("lib/*/softhsm/libsofthsm2.so", "lib/softhsm/libsofthsm2.so", "local/lib/softhsm/libsofthsm2.so")  # under /usr
 
 
 def softhsm_library() -> str | None:
     """The SoftHSM2 library on this machine, or None when softhsm2 is not installed."""
     for pattern in CANDIDATES:
-        found = sorted(glob.glob(pattern))
+        found = sorted(str(p) for p in Path("/usr").glob(pattern))
         if found:
             return found[0]
     return None

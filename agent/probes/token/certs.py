@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,8 +18,7 @@ def clean_text(text: str) -> str:
 def load_pem_bundle(path: str) -> list[x509.Certificate]:
     from cryptography import x509
 
-    with open(path, "rb") as fh:
-        return x509.load_pem_x509_certificates(fh.read())
+    return x509.load_pem_x509_certificates(Path(path).read_bytes())
 
 
 def common_name(name: x509.Name) -> str:

@@ -137,7 +137,7 @@ async def test_clock_offset_ntp(sntp_server: SntpResponder, expect: str) -> None
         assert "offset_ms" not in pt.f
         assert pt.f["ok"] == 0
         return
-    assert abs(float(pt.f["offset_ms"]) - sntp_server.offset_s * 1000.0) < 50.0
+    assert abs(float(pt.f["offset_ms"]) - sntp_server.offset_s * 1000.0) < 500.0  # offsets tested are 0 and ±120 s
     assert 0.0 <= float(pt.f["rtt_ms"]) < 1000.0
     lines = ClockProbe.check_lines(points)
     if expect == "ok":

@@ -13,6 +13,7 @@ import pytest
 
 from agent.probes.base import ProbeContext
 from agent.probes.dns import DnsConfig, DnsProbe, Resolver
+from tests.support.services import need_binary
 
 CTX = ProbeContext(agent_id="t")
 
@@ -27,7 +28,7 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     exe = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     if not Path(exe).exists():
-        pytest.skip("dnsmasq is not installed (Debian package dnsmasq, see scripts/apt-packages.txt)")
+        need_binary("dnsmasq")  # fails where apt-get could have installed it
     port = free_port()
     d = tmp_path_factory.mktemp("dnsmasq")
     proc = subprocess.Popen([

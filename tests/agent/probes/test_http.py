@@ -68,16 +68,16 @@ async def test_slow_first_byte_is_measured_and_times_out(ca: TestCA) -> None:
         assert pt.f["result"] == "ok"
         assert float(pt.f["processing_ms"]) >= 300.0  # the server waited at least that long
         assert pt.f["slow"] == 1
-        pt = await run(HttpTarget(name="s", url=url(p, "/slow/3000"), ca_file=str(ca.ca_file), timeout=0.5))  # type: ignore[arg-type]
+        pt = await run(HttpTarget(name="s", url=url(p, "/slow/6000"), ca_file=str(ca.ca_file), timeout=1.5))  # type: ignore[arg-type]
     assert pt.f["result"] == "read_timeout", pt.f
 
 
 async def test_slow_tls_handshake(ca: TestCA) -> None:
-    async with portal(ca, "slowtls", tls_delay_ms=300) as p:
+    async with portal(ca, "slowtls", tls_delay_ms=2000) as p:
         pt = await run(HttpTarget(name="t", url=url(p, "/ok"), ca_file=str(ca.ca_file)))
         assert pt.f["result"] == "ok"
-        assert float(pt.f["tls_ms"]) >= 300.0
-        pt = await run(HttpTarget(name="t", url=url(p, "/ok"), ca_file=str(ca.ca_file), timeout=0.2))  # type: ignore[arg-type]
+        assert float(pt.f["tls_ms"]) >= 2000.0
+        pt = await run(HttpTarget(name="t", url=url(p, "/ok"), ca_file=str(ca.ca_file), timeout=1.0))  # type: ignore[arg-type]
     assert pt.f["result"] == "tls_timeout", pt.f
 
 

@@ -64,8 +64,10 @@ class Lan:
 
 @pytest.fixture
 def lan() -> Iterator[Lan]:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2 to create network namespaces")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create network namespaces")
+    if shutil.which("ip") is None:
+        pytest.fail("iproute2 (ip) is missing although this machine runs as root: run scripts/bootstrap.sh")
     for ns in sh("ip", "netns", "list").stdout.split():
         if ns.startswith("tlan-"):
             sh("ip", "netns", "del", ns, check=False)  # left over by an interrupted run of this test
@@ -206,7 +208,7 @@ def test_gateway_down(lan: Lan, tmp_path: Path) -> None:
 
 def test_without_privilege_reports_disabled(lan: Lan, tmp_path: Path) -> None:
     if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is needed to drop privileges")
+        pytest.fail("setpriv (util-linux) is needed to drop privileges")
     # root, but without CAP_NET_RAW (dropped from the bounding set, so the exec'd Python never has it)
     drop = ["setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw"]
     runner = Runner({"arp_timeout": 1}, tmp_path / "state", user=drop)

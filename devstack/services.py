@@ -1,4 +1,4 @@
-"""The local stack: Mosquitto, InfluxDB 1.x, Alertmanager, the collector and an agent on this machine.
+"""Local dev services (not part of the product): Mosquitto, InfluxDB 1.x, Alertmanager, the collector and an agent on this machine.
 
 Every server binds to 127.0.0.1; data, configs, logs and pid files live under one state folder.
 Starting is idempotent (a service whose pid file names a live process is left alone); ``stop`` ends
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from collector.errors import StackError
+from devstack.errors import StackError
 
 DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093, "collector_metrics": 19851}
 PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb", "prometheus-alertmanager": "prometheus-alertmanager"}
@@ -59,7 +59,7 @@ def http_ready(url: str, status: int = 200) -> Callable[[], bool]:
 
 
 def find_binary(name: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/bin/{name}", f"/usr/sbin/{name}") if os.path.exists(p)), None)
+    path = shutil.which(name) or next((p for p in (f"/usr/bin/{name}", f"/usr/sbin/{name}") if Path(p).exists()), None)
     if path is None:
         pkg = PACKAGES.get(name, name)
         raise StackError(f"{name} is not installed: run scripts/bootstrap.sh (as root) or apt-get install {pkg}")

@@ -1,0 +1,75 @@
+"""The collector's own metrics in the Prometheus text format (``/metrics``), through prometheus_client.
+
+A custom collector reads the live counters at scrape time, registered in a private ``CollectorRegistry``
+per collector instance (so several can run in one process). Everything here is also written to InfluxDB
+as the ``collector`` measurement; ``/metrics`` stays readable while InfluxDB is down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector as _PromCollector
+
+from collector.pipeline import COUNTERS
+
+if TYPE_CHECKING:
+    from collector.consume import Collector
+
+PREFIX = "commune_collector_"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_HELP = {
+    "received": "MQTT messages received (metrics and status, valid or not).",
+    "batches_accepted": "Agent batches that passed validation and were queued for InfluxDB.",
+    "points_accepted": "Agent points that passed validation and were queued for InfluxDB.",
+    "points_written": "Points InfluxDB accepted (agents' and the collector's own).",
+    "batches_written": "Agent batches durably written (each is acked to its agent).",
+    "acks_sent": "Ack messages published to agents.",
+    "acks_failed": "Ack messages that could not be published (the agent resends; it is acked then).",
+    "write_errors": "Failed InfluxDB writes (each is retried, or split when InfluxDB rejects the data).",
+    "points_quarantined": "Points InfluxDB rejected, kept in the quarantine file.",
+    "duplicates_dropped": "Batches an agent sent again while the first copy was still pending.",
+    "duplicates_reacked": "Batches an agent sent again after they were written: acked again, not rewritten.",
+    "own_points": "Points the collector made itself (agent status, agent clock, its own stats).",
+}
+
+
+class CollectorMetrics(_PromCollector):
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.collector
+        counters = c.counters()
+        for key in ("received", *COUNTERS):
+            yield CounterMetricFamily(PREFIX + key, _HELP[key], value=counters[key])
+        rejected = CounterMetricFamily(PREFIX + "rejected", "Messages rejected, by agent (from the topic) and reason.",
+                                       labels=["agent", "reason"])
+        for (agent, reason), n in sorted(c.rejected_by_agent.items()):
+            rejected.add_metric([agent, reason], n)
+        yield rejected
+        skewed = CounterMetricFamily(PREFIX + "clock_skewed", "Batches whose agent clock was off by more than "
+                                     "clock_skew_max.", labels=["agent"])
+        for agent, n in sorted(c.clock_skewed.items()):
+            skewed.add_metric([agent], n)
+        yield skewed
+        yield GaugeMetricFamily(PREFIX + "pending_points", "Points waiting for InfluxDB (queued or being written).",
+                                value=c.pipeline.pending_points)
+        yield GaugeMetricFamily(PREFIX + "pending_batches", "Batches waiting for a write.",
+                                value=c.pipeline.pending_batches)
+        yield GaugeMetricFamily(PREFIX + "mqtt_connected", "1 while connected to the MQTT broker.",
+                                value=1 if c.connected else 0)
+        seen = GaugeMetricFamily(PREFIX + "agent_last_seen_seconds", "When a valid message of the agent last "
+                                 "arrived (unix seconds).", labels=["agent"])
+        for agent, t in sorted(c.last_seen.items()):
+            seen.add_metric([agent], t)
+        yield seen

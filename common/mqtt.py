@@ -1,0 +1,32 @@
+"""MQTT helpers both sides use: telling a lost connection from a bug, and the client TLS context."""
+
+from __future__ import annotations
+
+import ssl
+
+
+def mqtt_error(exc: BaseException) -> Exception | None:
+    """The MQTT error behind ``exc``, also inside an ExceptionGroup from a TaskGroup; None if any part of it
+    is something else (a bug, which must not be mistaken for a lost connection)."""
+    import aiomqtt
+
+    if isinstance(exc, aiomqtt.MqttError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        errors = [mqtt_error(e) for e in exc.exceptions]
+        if errors and all(e is not None for e in errors):
+            return errors[0]
+    return None
+
+
+def client_tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "",
+                       insecure_skip_verify: bool = False) -> ssl.SSLContext:
+    """A TLS client context: verify the server against ``ca_file`` (else the system CAs), optionally present
+    a client certificate. ``insecure_skip_verify`` turns verification off (tests and emergencies only)."""
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    if cert_file:
+        ctx.load_cert_chain(cert_file, key_file or None)
+    if insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
