@@ -274,6 +274,6 @@ def load_rules(path: str | Path = DEFAULT_RULES) -> RuleSet:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_rules(data, str(path))
