@@ -50,7 +50,7 @@ def save(engine: Engine, path: Path) -> None:
             json.dump(state, fh, ensure_ascii=False)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
