@@ -21,6 +21,15 @@ class AM:
         return f"http://127.0.0.1:{self.port}"
 
 
+def notifications_logged(am: AM) -> int:
+    """How many notifications this member says it sent (``Notify success`` lines, debug level). Alertmanager
+    records a notification in its notification log right after this line."""
+    try:
+        return am.service.logfile.read_text(errors="replace").count("Notify success")
+    except OSError:
+        return 0
+
+
 def make_alertmanager(workdir: Path, config_text: str, *, port: int | None = None, cluster_port: int | None = None,
                       peers: tuple[int, ...] = ()) -> AM:
     """An Alertmanager (not started). Without ``cluster_port`` clustering is off; with it, it gossips with
@@ -31,7 +40,7 @@ def make_alertmanager(workdir: Path, config_text: str, *, port: int | None = Non
     conf.write_text(config_text, encoding="utf-8")
     port = port or stack.free_port()
     argv = [stack.find_binary("prometheus-alertmanager"), f"--config.file={conf}",
-            f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"]
+            f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}", "--log.level=debug"]
     if cluster_port is None:
         argv.append("--cluster.listen-address=")
     else:

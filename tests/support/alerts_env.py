@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import yaml
 
 from collector.alerts import amconfig
-from collector.alerts.alertmanager import iso
+from collector.alerts.alertmanager import AlertmanagerClient, iso
 from collector.alerts.contacts import load_contacts
 from collector.config import parse_inventory
 from collector.registry import communes
@@ -88,3 +88,17 @@ def alert(alertname: str, commune: str | None, *, kind: str = "alert", severity:
         "endsAt": iso(now if resolved else now + timedelta(minutes=3)),
         "generatorURL": "http://127.0.0.1/alerts",
     }
+
+
+def post(urls: list[str], alerts: list[dict[str, Any]]) -> dict[str, bool]:
+    async def go() -> dict[str, bool]:
+        async with AlertmanagerClient(urls, timeout=3) as client:
+            return await client.post(alerts)
+    return run(go())
+
+
+def held_alerts(url: str, filters: list[str]) -> list[dict[str, Any]]:
+    async def go() -> list[dict[str, Any]]:
+        async with AlertmanagerClient([url], timeout=3) as client:
+            return await client.alerts(filters)
+    return run(go())

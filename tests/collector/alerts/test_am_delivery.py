@@ -11,8 +11,16 @@ import pytest
 
 from collector.alerts import silences
 from collector.alerts.alertmanager import AlertmanagerClient
-from tests.support.alertmanager import AM, start_alertmanager
-from tests.support.alerts_env import PROVINCE_MAIL, alert, commune_codes, commune_mail, run, write_config
+from tests.support.alertmanager import AM, notifications_logged, start_alertmanager
+from tests.support.alerts_env import (
+    PROVINCE_MAIL,
+    alert,
+    commune_codes,
+    commune_mail,
+    held_alerts,
+    run,
+    write_config,
+)
 from tests.support.services import wait_for
 from tests.support.smtp import SmtpSink, smtp_sink
 from tests.support.telegram_standin import TelegramStandin, telegram_standin
@@ -93,7 +101,7 @@ def test_portal_storm_is_one_notification_to_the_province(tmp_path: Path, sink: 
         wait_for(lambda: sink.to(commune_mail(codes[30])), what="the control mail")
         assert len(sink.to(PROVINCE_MAIL)) == 1
         assert [m for m in sink.all() if any(commune_mail(c) in m.to for c in codes[:30])] == []
-        held = run(AlertmanagerClient([am.url]).alerts(['alertname="PortalDown"']))
+        held = held_alerts(am.url, ['alertname="PortalDown"'])
         assert len(held) == 30 and all(h["status"]["inhibitedBy"] for h in held)
     finally:
         am.service.stop()
@@ -112,7 +120,7 @@ def test_maintenance_window_silences_a_commune(tmp_path: Path, sink: SmtpSink) -
         run(_post(am, [alert("AgentOffline", VIETTRI), alert("AgentOffline", other)]))
         wait_for(lambda: sink.to(commune_mail(other)), what="the mail of the commune without maintenance")
         assert sink.to(commune_mail(VIETTRI)) == []
-        held = run(AlertmanagerClient([am.url]).alerts([f'commune="{VIETTRI}"']))
+        held = held_alerts(am.url, [f'commune="{VIETTRI}"'])
         assert held[0]["status"]["silencedBy"] == [sid]
 
         async def end() -> list[str]:
@@ -132,11 +140,13 @@ def test_restart_with_kept_storage_sends_no_false_resolved(tmp_path: Path, sink:
         a = alert("AgentOffline", VIETTRI, summary="Máy trạm không gửi dữ liệu")
         run(_post(am, [a]))
         wait_for(lambda: sink.to(commune_mail(VIETTRI)), what="the first mail")
+        # stop only once Alertmanager has recorded the notification (a stop in between would rightly resend)
+        wait_for(lambda: notifications_logged(am) == 1, what="Alertmanager logging the notification")
         am.service.stop()
         am.service.start()
         # the poster re-posts the firing alert (same startsAt) as it does every interval
         wait_for(lambda: run(_post(am, [a])) == {am.url: True}, what="re-post accepted")
-        wait_for(lambda: run(AlertmanagerClient([am.url]).alerts([f'commune="{VIETTRI}"'])), what="alert back")
+        wait_for(lambda: held_alerts(am.url, [f'commune="{VIETTRI}"']), what="alert back")
         run(_post(am, [alert("AgentOffline", other)]))
         wait_for(lambda: sink.to(commune_mail(other)), what="the control mail after the restart")
         mails = sink.to(commune_mail(VIETTRI))
