@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import msgspec
 import yaml
 
-from agent.wire import describe_validation_error
 from collector.errors import ConfigError
 from collector.registry import PHU_THO, Commune, communes, normalise_code
+from common.config_errors import describe_validation_error
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 DURATION_RE = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")

@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from agent.wire import describe_validation_error
 from collector.alerts.calendar import CalendarConfig
 from collector.alerts.template import check_template
 from collector.errors import ConfigError
+from common.config_errors import describe_validation_error
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "defaults" / "alert-rules.yaml"
 

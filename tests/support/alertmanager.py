@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector import stack
+from devstack import services as stack
 from tests.support.services import need_binary
 
 

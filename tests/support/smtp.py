@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from collector import stack
+from devstack import services as stack
 
 
 @dataclass

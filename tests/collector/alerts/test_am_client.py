@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from collector import stack
 from collector.alerts import silences
 from collector.alerts.alertmanager import AlertmanagerClient, AlertmanagerError
+from devstack import services as stack
 from tests.support.alertmanager import start_alertmanager
 from tests.support.alerts_env import alert, write_config
 

@@ -13,7 +13,7 @@ from collector.alerts import amconfig
 from collector.alerts.contacts import load_contacts, parse_contacts
 from collector.config import load_inventory, parse_inventory
 from collector.errors import ConfigError
-from collector.stack import find_binary
+from devstack.services import find_binary
 from tests.support.alerts_env import commune_codes, write_config
 from tests.support.paths import INVALID, REPO
 from tests.support.services import need_binary

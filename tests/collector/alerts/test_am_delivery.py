@@ -43,8 +43,7 @@ def telegram() -> Iterator[TelegramStandin]:
 def _start(tmp_path: Path, sink: SmtpSink, codes: list[str], telegram_url: str = "", group_wait: str = "1s") -> AM:
     conf = write_config(tmp_path / "am", codes, smtp_port=sink.port, telegram_url=telegram_url,
                         group_wait=group_wait)
-    am = start_alertmanager(tmp_path / "am", conf.read_text(encoding="utf-8"))
-    return am
+    return start_alertmanager(tmp_path / "am", conf.read_text(encoding="utf-8"))
 
 
 async def _post(am: AM | list[AM], alerts: list[dict[str, object]]) -> dict[str, bool]:
