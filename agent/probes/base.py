@@ -21,6 +21,7 @@ import msgspec
 
 from agent.units import Duration
 from agent.wire import FieldValue, Point
+from agent.wire.spec import MeasurementSpec
 
 RESULT_OK = "ok"
 
@@ -85,6 +86,8 @@ class Probe(Generic[C]):
     Config: ClassVar[type[ProbeConfig]]
     results: ClassVar[type[StrEnum] | None] = None
     """The probe's result codes (values of the ``result`` field), documented in docs/probes/<name>.md."""
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = ()
+    """Every measurement the probe sends (``agent.wire.spec``), exported by ``python -m agent.schema_export``."""
 
     def __init__(self, config: C, ctx: ProbeContext) -> None:
         self.config = config
