@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from agent import wire
-from agent.wire.spec import INT64_MAX, INT64_MIN, RESERVED_MEASUREMENTS, FieldType
+
+INT64_MIN, INT64_MAX = wire.spec.INT64_MIN, wire.spec.INT64_MAX
+FieldType = wire.spec.FieldType
+RESERVED_MEASUREMENTS = wire.spec.RESERVED_MEASUREMENTS
 
 POINT_REASONS: Final = ("reserved_measurement", "unknown_measurement", "unknown_tag", "unknown_field", "wrong_type",
                         "int_range", "string_too_long", "too_old", "in_future")

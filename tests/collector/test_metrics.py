@@ -97,4 +97,4 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
     assert value("commune_collector_pending_points") == 0 and value("commune_collector_mqtt_connected") == 1
     assert before <= value("commune_collector_agent_last_seen_seconds", agent="pc-a") <= time.time()
     assert not [s for s in families["commune_collector_agent_last_seen_seconds"].samples if s.labels["agent"] == "pc-x"]
-    assert server.rows('SELECT count("v") FROM "m"', db)[0]["count"] == 2
+    assert server.rows('SELECT count("value") FROM "synthetic"', db)[0]["count"] == 2
