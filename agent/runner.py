@@ -17,6 +17,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import Final
 
 import psutil
 
@@ -26,9 +27,36 @@ from agent.probes.base import ProbeContext, clean_fields, result_fields
 from agent.publish import Publisher
 from agent.queue import DiskQueue
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, float_field, int_field, measurement
 from common.supervise import supervise
 
 log = logging.getLogger("agent")
+
+MEASUREMENTS: Final = (
+    measurement("agent_probe", "agent", {"probe": "probe name"}, {
+        "duration_ms": float_field("ms", "how long the round took"),
+        "points": int_field("count", "points the round produced"),
+        **RESULT_FIELDS,
+    }, doc="one point per probe round; result is ok / timeout / error"),
+    measurement("agent", "agent", {}, {
+        "queue_depth": int_field("batches", "unacked batches on disk"),
+        "queue_bytes": int_field("bytes", "size of the unacked batches on disk"),
+        "queue_dropped_total": int_field("batches", "dropped by the queue bounds (persisted)"),
+        "queue_oldest_age_s": float_field("s", "since the oldest unacked batch was queued"),
+        "queue_errors": int_field("batches", "the disk refused (sent from memory)"),
+        "published_total": int_field("batches", "counter since start"),
+        "resent_total": int_field("batches", "counter since start"),
+        "acked_total": int_field("batches", "counter since start"),
+        "batches_built_total": int_field("batches", "counter since start"),
+        "bad_acks_total": int_field("count", "acks that did not decode, since start"),
+        "reconnects": int_field("count", "since start"),
+        "connected": int_field("1/0"),
+        "clock_offset_ms": float_field("ms", "collector clock - agent clock, from the last ack"),
+        "rss_bytes": int_field("bytes"),
+        "cpu_seconds": float_field("s", "of CPU since start"),
+    }),
+)
+"""The agent's own measurements (``agent.wire.spec``)."""
 
 
 def build_probes(cfg: AgentConfig, ctx: ProbeContext) -> list[Probe[ProbeConfig]]:

@@ -28,8 +28,8 @@ def build(agents: list[str], batches: int, points: int, t0: int) -> list[tuple[s
     out = []
     for b in range(batches):
         for a in agents:
-            pts = [wire.Point(m="bench", t=t0 + b * points + i, f={"n": b * points + i, "v": 0.5 * i},
-                              tg={"series": f"s{i % 20}"}) for i in range(points)]
+            pts = [wire.Point(m="synthetic", t=t0 + b * points + i, f={"n": b * points + i, "value": 0.5 * i},
+                              tg={"run": "bench", "series": f"s{i % 20}"}) for i in range(points)]
             out.append((wire.topic(a, "metrics"), wire.encode(wire.Batch(v=1, agent=a, seq=b + 1, sent=t0, points=pts))))
     return out
 
@@ -79,7 +79,7 @@ def main() -> None:
         for info in infos:
             info.wait_for_publish(120)
         published = time.perf_counter() - start
-        while ms.count("bench") < total:
+        while ms.count("synthetic") < total:
             time.sleep(0.2)
             if time.perf_counter() - start > 600:
                 raise SystemExit("timed out waiting for the collector")

@@ -67,7 +67,13 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
     influx: InfluxSection = msgspec.field(default_factory=InfluxSection)
     clock_skew_max: Seconds = 30.0
-    """Agents whose clock differs from the collector's by more than this are flagged."""
+    """Agents whose clock differs from the collector's by more than this are flagged, and their points' times are
+    corrected by the offset (docs/architecture.md, "Time window")."""
+    max_point_age: Seconds = 7 * 86400.0 + 3600.0
+    """Points older than this (after the clock correction) are rejected ``too_old``: the agent queue's default
+    ``max_age`` (7 days) plus a 1 h margin."""
+    max_future: Seconds = 300.0
+    """Points further ahead of the collector's clock than this (after the correction) are rejected ``in_future``."""
     stats_interval: Seconds = 10.0
     metrics_listen: str = ""
     """host:port for a Prometheus-format /metrics page of the collector's own counters (empty: off).

@@ -33,6 +33,7 @@ from collector.influx import InfluxClient, make_influx_client
 from collector.lineproto import LineEncoder
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
+from collector.schema_check import TimeWindow
 from collector.validate import Accepted, Validator
 from common.backoff import Backoff
 from common.mqtt import client_tls_context, mqtt_error
@@ -48,7 +49,8 @@ class Collector:
         self.state_dir = state_dir
         self.influx = influx or make_influx_client(cfg.influx, cfg.source)
         self.encoder = LineEncoder()
-        self.validator = Validator(cfg.inventory, self.encoder)
+        self.validator = Validator(cfg.inventory, self.encoder, window=TimeWindow(
+            cfg.file.clock_skew_max, cfg.file.max_point_age, cfg.file.max_future))
         self.acks = MqttAckPublisher()
         self.pipeline = Pipeline(
             self.influx, self.acks, batch_points=cfg.influx.batch_points, flush_interval=cfg.influx.flush_interval,
@@ -69,6 +71,7 @@ class Collector:
             identity, kind = self.validator.identify(topic)
             if kind == "metrics":
                 accepted = self.validator.metrics(identity, payload)
+                self.rejected_by_agent.update({(identity.agent, r): n for r, n in accepted.rejected.items()})
                 self.last_seen[identity.agent] = time.time()
                 await self.pipeline.add(accepted)
                 if accepted.clock_offset_ms is not None:

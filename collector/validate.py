@@ -3,15 +3,26 @@
 Identity comes only from the topic (the broker authenticated the publisher as that username, and the
 ACL lets it write only its own topic); the payload's ``agent`` must agree, and the inventory supplies
 commune and site. A point can never set province/commune/commune_name/site/agent itself.
+
+Each point is then checked against the measurement schema and the time window (``collector.schema_check``):
+a bad point is left out with its reason (``Accepted.rejected``), the batch's good points go on, and the batch
+is acked once they are written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from agent import wire
 from collector.config import AgentIdentity, Inventory
 from collector.lineproto import LineEncoder
+from collector.schema_check import PointRejected, RateLimitedLog, SchemaChecker, TimeWindow
+
+log = logging.getLogger("collector.validate")
 
 
 @dataclass(frozen=True)
@@ -21,12 +32,19 @@ class Accepted:
     lines: list[bytes]
     clock_offset_ms: float | None = None
     """The agent's own estimate of (collector clock - agent clock), ``wire.Batch.clock_offset_ms``."""
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Points of the batch left out, by reason (``schema_check.POINT_REASONS``)."""
 
 
 class Validator:
-    def __init__(self, inventory: Inventory, encoder: LineEncoder | None = None) -> None:
+    def __init__(self, inventory: Inventory, encoder: LineEncoder | None = None, *, window: TimeWindow | None = None,
+                 schema: wire.Schema | None = None, clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.inventory = inventory
         self.encoder = encoder or LineEncoder()
+        self.window = window or TimeWindow()
+        self.checker = SchemaChecker(schema or wire.measurement_schema())
+        self.clock_ns = clock_ns
+        self.point_log = RateLimitedLog(log)
 
     def identify(self, topic: str) -> tuple[AgentIdentity, str]:
         agent_id, kind = wire.parse_topic(topic)
@@ -44,5 +62,16 @@ class Validator:
         tags = identity.tags()
         line = self.encoder.point_line
         agent = identity.agent
-        lines = [line(agent, tags, p.m, p.tg, p.f, p.t).encode() for p in batch.points]
-        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms)
+        check, place = self.checker.fields, self.window.place
+        now = self.clock_ns()
+        shift = self.window.shift_ns(batch.clock_offset_ms)
+        lines: list[bytes] = []
+        rejected: Counter[str] = Counter()
+        for p in batch.points:
+            try:
+                lines.append(line(agent, tags, p.m, p.tg, check(p), place(p.t, shift, now)).encode())
+            except PointRejected as exc:
+                rejected[exc.reason] += 1
+                self.point_log.warning((agent, exc.reason), "rejected a point from agent %s (batch %d): %s",
+                                       agent, batch.seq, exc)
+        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms, rejected)

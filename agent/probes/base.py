@@ -21,6 +21,7 @@ import msgspec
 
 from agent.units import Duration
 from agent.wire import FieldValue, Point
+from agent.wire.spec import MeasurementSpec
 
 RESULT_OK = "ok"
 
@@ -35,9 +36,10 @@ class ProbeFailure(Exception):
 
 
 def clean_fields(fields: Mapping[str, FieldValue | None]) -> dict[str, FieldValue]:
-    """Drop non-finite floats and None so every point the agent sends is encodable and valid."""
+    """Drop non-finite floats and None so every point the agent sends is encodable and valid; a str subclass (a
+    result code's StrEnum member) becomes a plain str, the type the schema declares."""
     return {
-        k: v
+        k: str(v) if isinstance(v, str) and type(v) is not str else v
         for k, v in fields.items()
         if v is not None and not (isinstance(v, float) and not math.isfinite(v))
     }
@@ -85,6 +87,8 @@ class Probe(Generic[C]):
     Config: ClassVar[type[ProbeConfig]]
     results: ClassVar[type[StrEnum] | None] = None
     """The probe's result codes (values of the ``result`` field), documented in docs/probes/<name>.md."""
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = ()
+    """Every measurement the probe sends (``agent.wire.spec``), exported by ``python -m agent.schema_export``."""
 
     def __init__(self, config: C, ctx: ProbeContext) -> None:
         self.config = config
@@ -123,8 +127,9 @@ class Probe(Generic[C]):
 
 
 def result_fields(result: str, reason: str = "") -> dict[str, FieldValue | None]:
-    """The three fields every per-target point carries."""
-    return {"result": result, "ok": 1 if result == RESULT_OK else 0, "reason": reason}
+    """The three fields every per-target point carries (``result`` a plain str even for a StrEnum member, as
+    the schema types it and as the collector receives it)."""
+    return {"result": str(result), "ok": 1 if result == RESULT_OK else 0, "reason": reason}
 
 
 E = TypeVar("E", bound=StrEnum)

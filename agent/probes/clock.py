@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from agent.net import sntp
 from agent.net.httptiming import RequestSpec, Response, TimedHTTP
 from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeContext, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import FieldValue, Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, measurement
 
 SECTION = "Chữ ký số"
 MAX_TAG = 256
@@ -65,10 +66,20 @@ class ClockConfig(ProbeConfig, kw_only=True):
             raise ValueError(f"http_url must start with http:// or https://, got {self.http_url!r}")
 
 
+MEASUREMENTS: Final = (
+    measurement("token_clock", "clock", {"source": "ntp or http", "server": "NTP server or URL"}, {
+        "offset_ms": float_field("ms", "reference clock minus this PC's clock (positive: this PC is behind)"),
+        "rtt_ms": float_field("ms", "round trip of the query"),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class ClockProbe(Probe[ClockConfig]):
     name: ClassVar[str] = "clock"
     results: ClassVar[type[StrEnum] | None] = ClockResult
     Config: ClassVar[type[ProbeConfig]] = ClockConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: ClockConfig, ctx: ProbeContext) -> None:
         super().__init__(config, ctx)

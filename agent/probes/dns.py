@@ -17,7 +17,7 @@ import asyncio
 import socket
 import time
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
@@ -25,6 +25,7 @@ from agent.net.dnswire import query
 from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement, str_field
 
 
 class DnsResult(StrEnum):
@@ -41,7 +42,7 @@ class DnsResult(StrEnum):
     ERROR = "error"
 
 class Resolver(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    address: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F.:]+$")]
+    address: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F.:]+\Z")]
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 53
     name: str = ""
     role: Literal["isp", "public", "datacentre", "local"] = "isp"
@@ -62,10 +63,23 @@ class DnsConfig(ProbeConfig, kw_only=True):
 _RCODE_RESULT = {"nxdomain": DnsResult.NXDOMAIN, "servfail": DnsResult.SERVFAIL, "refused": DnsResult.REFUSED}
 
 
+MEASUREMENTS: Final = (
+    measurement("dns", "dns", {"resolver": "address or system", "resolver_name": "label",
+                               "role": "isp / public / datacentre / local / system", "query": "name looked up"}, {
+        "lookup_ms": float_field("ms"),
+        "answers": int_field("count", "addresses in the answer"),
+        "address": str_field("first address", max_length=64),
+        "rcode": str_field("noerror, nxdomain, servfail, refused...", max_length=32),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class DnsProbe(Probe[DnsConfig]):
     name: ClassVar[str] = "dns"
     results: ClassVar[type[StrEnum] | None] = DnsResult
     Config: ClassVar[type[ProbeConfig]] = DnsConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     async def collect(self) -> list[Point]:
         jobs = [self._one(r, q) for r in self.config.resolvers for q in self.config.names]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import msgspec
 import psutil
@@ -21,6 +21,7 @@ import psutil
 from agent.probes.base import Probe, ProbeConfig
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import MeasurementSpec, float_field, int_field, measurement, str_field
 
 DEFAULT_IGNORED_FS = ["tmpfs", "devtmpfs", "squashfs", "overlay", "proc", "sysfs", "iso9660", "udf"]
 
@@ -35,9 +36,38 @@ class HostConfig(ProbeConfig, kw_only=True):
     """Interfaces to report; empty = all but loopback."""
 
 
+MEASUREMENTS: Final = (
+    measurement("host", "host", {}, {
+        "cpu_percent": float_field("%", "of all cores since the previous round"),
+        "load1": float_field("", "1-minute load average (not on Windows)"),
+        "load5": float_field("", "5-minute load average (not on Windows)"),
+        "load15": float_field("", "15-minute load average (not on Windows)"),
+        "mem_total": int_field("bytes"), "mem_available": int_field("bytes"), "mem_used": int_field("bytes"),
+        "mem_percent": float_field("%"), "swap_percent": float_field("%"),
+        "uptime_s": float_field("s"),
+        "boot_time": int_field("unix s", "a change = a reboot"),
+        "procs": int_field("count"),
+    }),
+    measurement("host_disk", "host", {"path": "mount point"}, {
+        "total": int_field("bytes"), "used": int_field("bytes"), "free": int_field("bytes"),
+        "percent": float_field("%"),
+        "error": str_field("when the mount cannot be read"),
+    }),
+    measurement("host_net", "host", {"interface": "network interface"}, {
+        "up": int_field("1/0"),
+        "speed_mbps": int_field("Mbit/s", "0 = unknown"),
+        **{k: int_field("count", "counter since boot") for k in (
+            "bytes_sent", "bytes_recv", "packets_sent", "packets_recv", "errin", "errout", "dropin", "dropout")},
+        "tx_bps": float_field("bit/s", "since the previous round (none after a counter reset)"),
+        "rx_bps": float_field("bit/s", "since the previous round (none after a counter reset)"),
+    }),
+)
+
+
 class HostProbe(Probe[HostConfig]):
     name: ClassVar[str] = "host"
     Config: ClassVar[type[ProbeConfig]] = HostConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: HostConfig, ctx: object, source: Any = psutil,
                  monotonic: Callable[[], float] = time.monotonic) -> None:

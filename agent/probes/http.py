@@ -24,7 +24,7 @@ import ssl
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 
@@ -32,6 +32,7 @@ from agent.net.httptiming import RequestSpec, Response, TimedHTTP
 from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
 
 
 class HttpResult(StrEnum):
@@ -124,10 +125,30 @@ def _compile(target: HttpTarget) -> tuple[re.Pattern[str] | None, list[re.Patter
     return expect, [re.compile(p, re.IGNORECASE) for p in target.fail_if_matches]
 
 
+MEASUREMENTS: Final = (
+    measurement("http", "http", {"service": "configured name", "label": "display label", "url": "URL (first 256 characters)"}, {
+        "status_code": int_field("", "HTTP status of the last hop"),
+        "dns_ms": float_field("ms"), "connect_ms": float_field("ms"), "tls_ms": float_field("ms"),
+        "processing_ms": float_field("ms", "request sent -> first byte"),
+        "transfer_ms": float_field("ms", "first byte -> body read"),
+        "first_byte_ms": float_field("ms", "start -> first byte (curl's time_starttransfer)"),
+        "total_ms": float_field("ms"),
+        "body_bytes": int_field("bytes"),
+        "redirects": int_field("count"),
+        "tls_days_left": float_field("days", "negative when expired"),
+        "tls_chain_valid": int_field("1/0"),
+        "tls_expiring": int_field("1/0", "1 when fewer than cert_warn_days left"),
+        "slow": int_field("1/0", "1 when total_ms > slow_ms (only if slow_ms is set)"),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class HttpProbe(Probe[HttpConfig]):
     name: ClassVar[str] = "http"
     results: ClassVar[type[StrEnum] | None] = HttpResult
     Config: ClassVar[type[ProbeConfig]] = HttpConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: HttpConfig, ctx: object) -> None:
         super().__init__(config, ctx)  # type: ignore[arg-type]

@@ -29,13 +29,14 @@ import socket
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 
 from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeContext, result_fields
 from agent.units import Duration
 from agent.wire import FieldValue, Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement, str_field
 
 SECTION = "Thiết bị mạng"
 
@@ -138,10 +139,33 @@ def _sweep(iface: str, subnet: str, timeout: float, retries: int) -> list[tuple[
     return [(str(rcv[ARP].psrc), str(rcv[ARP].hwsrc).lower()) for _snd, rcv in answered]
 
 
+MEASUREMENTS: Final = (
+    measurement("lan_scan", "lan", {"interface": "swept interface", "subnet": "swept subnet (CIDR)"}, {
+        "hosts_up": int_field("count", "devices that answered (the agent itself not counted)"),
+        "known_hosts": int_field("count", "MACs currently known (answered within the last vanish_after sweeps)"),
+        "new_hosts": int_field("count", "MACs seen for the first time in this sweep"),
+        "vanished_hosts": int_field("count", "MACs that vanished in this sweep"),
+        "gateway_up": int_field("1/0", "the gateway answered"),
+        "gateway_mac": str_field("the gateway's MAC address", max_length=32),
+        "gateway_mac_count": int_field("count", "MACs that answered for the gateway's IP (> 1 is suspicious)"),
+        "gateway_mac_changed": int_field("1/0"),
+        "duration_ms": float_field("ms"),
+        **RESULT_FIELDS,
+    }),
+    measurement("lan_event", "lan", {"interface": "swept interface",
+                                     "event": "new_host / vanished_host / gateway_mac_changed"}, {
+        "mac": str_field("the MAC address (the gateway's new one)", max_length=32),
+        "ip": str_field("its IPv4 address", max_length=64),
+        "previous_mac": str_field("the gateway's previous MAC (gateway_mac_changed only)", max_length=32),
+    }),
+)
+
+
 class LanProbe(Probe[LanConfig]):
     name: ClassVar[str] = "lan"
     results: ClassVar[type[StrEnum] | None] = LanResult
     Config: ClassVar[type[ProbeConfig]] = LanConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: LanConfig, ctx: ProbeContext) -> None:
         super().__init__(config, ctx)

@@ -20,7 +20,7 @@ import itertools
 import os
 import statistics
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 from icmplib import ICMPLibError, NameLookupError, SocketPermissionError, async_ping
@@ -29,6 +29,7 @@ from agent.net import netinfo
 from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
 
 LOSS_WARN_PERCENT = 20.0  # loss at or above this is a warning in ``commune-agent check``
 class PingResult(StrEnum):
@@ -73,10 +74,24 @@ def jitter(rtts: list[float]) -> float:
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
 
 
+MEASUREMENTS: Final = (
+    measurement("ping", "ping", {"target": "address or name as configured", "name": "label",
+                                 "role": "gateway / isp_dns / public / datacentre / other"}, {
+        "sent": int_field("packets"), "received": int_field("packets"),
+        "loss_percent": float_field("%", "0-100"),
+        **{k: float_field("ms", "only when a reply came") for k in (
+            "rtt_min_ms", "rtt_median_ms", "rtt_avg_ms", "rtt_max_ms")},
+        "jitter_ms": float_field("ms", "mean absolute difference of consecutive RTTs"),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class PingProbe(Probe[PingConfig]):
     name: ClassVar[str] = "ping"
     results: ClassVar[type[StrEnum] | None] = PingResult
     Config: ClassVar[type[ProbeConfig]] = PingConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def _privileged(self) -> bool:
         if self.config.privileged is not None:

@@ -8,13 +8,14 @@ n (int, 1, 2, 3 ... per process: a gap in n is a lost point), value (float).
 from __future__ import annotations
 
 import os
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Final
 
 import msgspec
 
 from agent.probes.base import Probe, ProbeConfig
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import MeasurementSpec, float_field, int_field, measurement
 
 
 class SyntheticConfig(ProbeConfig, kw_only=True):
@@ -24,9 +25,18 @@ class SyntheticConfig(ProbeConfig, kw_only=True):
     rounds: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
+MEASUREMENTS: Final = (
+    measurement("synthetic", "synthetic", {"run": "random id of this agent process", "series": "s0..sN-1"}, {
+        "n": int_field("count", "running number of the point"),
+        "value": float_field("", "n modulo 1000"),
+    }),
+)
+
+
 class SyntheticProbe(Probe[SyntheticConfig]):
     name: ClassVar[str] = "synthetic"
     Config: ClassVar[type[ProbeConfig]] = SyntheticConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: SyntheticConfig, ctx: object) -> None:
         super().__init__(config, ctx)  # type: ignore[arg-type]

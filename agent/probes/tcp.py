@@ -15,13 +15,14 @@ import errno
 import socket
 import time
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
 from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, measurement
 
 
 class TcpResult(StrEnum):
@@ -48,10 +49,20 @@ class TcpConfig(ProbeConfig, kw_only=True):
     connect_timeout: Duration = Duration(5)
 
 
+MEASUREMENTS: Final = (
+    measurement("tcp", "tcp", {"target": "host:port", "name": "label", "role": "public / datacentre / portal / other"}, {
+        "connect_ms": float_field("ms", "SYN -> established"),
+        "dns_ms": float_field("ms", "name resolution"),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class TcpProbe(Probe[TcpConfig]):
     name: ClassVar[str] = "tcp"
     results: ClassVar[type[StrEnum] | None] = TcpResult
     Config: ClassVar[type[ProbeConfig]] = TcpConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     async def collect(self) -> list[Point]:
         return list(await asyncio.gather(*(self._one(t) for t in self.config.targets)))

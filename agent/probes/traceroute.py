@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Final
 
 import msgspec
 from icmplib import ICMPLibError, async_ping
@@ -25,6 +25,7 @@ from agent.net import netinfo
 from agent.probes.base import CheckLine, Probe, ProbeConfig, parse_result, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, int_field, measurement, str_field
 
 
 class TracerouteResult(StrEnum):
@@ -106,10 +107,23 @@ _REASONS = {
 }
 
 
+MEASUREMENTS: Final = (
+    measurement("traceroute", "traceroute", {"target": "address or name", "name": "label"}, {
+        "traced": int_field("1/0", "1 when a trace was needed"),
+        "hops_answered": int_field("count"),
+        "last_ttl": int_field("", "TTL of the farthest answering hop"),
+        "last_hop": str_field("its address", max_length=64),
+        "stopped_at": str_field("reached / lan / first_isp_hop / beyond", max_length=32),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class TracerouteProbe(Probe[TracerouteConfig]):
     name: ClassVar[str] = "traceroute"
     results: ClassVar[type[StrEnum] | None] = TracerouteResult
     Config: ClassVar[type[ProbeConfig]] = TracerouteConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     async def collect(self) -> list[Point]:
         return list(await asyncio.gather(*(self._one(t) for t in self.config.targets)))

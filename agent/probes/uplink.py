@@ -19,7 +19,7 @@ import asyncio
 import ipaddress
 import ssl
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import msgspec
 
@@ -28,6 +28,7 @@ from agent.net.httptiming import RequestSpec, Response, TimedHTTP
 from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, result_fields
 from agent.units import Duration
 from agent.wire import Point
+from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement, str_field
 
 
 class UplinkResult(StrEnum):
@@ -66,10 +67,22 @@ def match_link(links: list[Link], gateway: str, interface: str, public_ip: str =
     return "unknown"
 
 
+MEASUREMENTS: Final = (
+    measurement("uplink", "uplink", {"link": "link name, unknown or none", "interface": "interface of the default route",
+                                     "gateway": "default gateway"}, {
+        "public_ip": str_field("public address the echo service saw", max_length=64),
+        "echo_ms": float_field("ms", "total time of the echo request"),
+        "links_configured": int_field("count"),
+        **RESULT_FIELDS,
+    }),
+)
+
+
 class UplinkProbe(Probe[UplinkConfig]):
     name: ClassVar[str] = "uplink"
     results: ClassVar[type[StrEnum] | None] = UplinkResult
     Config: ClassVar[type[ProbeConfig]] = UplinkConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     async def collect(self) -> list[Point]:
         ts = self.ctx.clock_ns()

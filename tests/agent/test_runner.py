@@ -13,6 +13,7 @@ from agent.probes.base import Probe, ProbeConfig, ProbeContext
 from agent.runner import Agent, run_probe_once
 from agent.units import Duration
 from agent.wire import Point
+from tests.support.schema import conforming
 
 
 class HangingProbe(Probe[ProbeConfig]):
@@ -69,7 +70,7 @@ def meta(points: list[Point]) -> Point:
 
 async def test_hanging_probe_times_out_as_data() -> None:
     probe = HangingProbe(cfg(timeout=0.3), CTX)
-    points = await run_probe_once(probe)
+    points = conforming(await run_probe_once(probe))
     assert len(points) == 1
     m = meta(points)
     assert m.tg == {"probe": "hangs"}

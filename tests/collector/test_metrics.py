@@ -55,7 +55,8 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
         pub.connect("127.0.0.1", mosquitto)
         pub.loop_start()
         good = wire.encode(wire.Batch(v=1, agent="pc-a", seq=1, sent=1, points=[
-            wire.Point(m="m", t=time.time_ns(), f={"v": 1.0}), wire.Point(m="m", t=time.time_ns() + 1, f={"v": 2.0})]))
+            wire.Point(m="synthetic", t=time.time_ns(), f={"value": 1.0}),
+            wire.Point(m="synthetic", t=time.time_ns() + 1, f={"value": 2.0})]))
         for topic, payload in (("cm/v1/pc-a/metrics", good), ("cm/v1/pc-a/metrics", b"{"),
                                ("cm/v1/pc-x/metrics", good), ("cm/v1/pc-a/metrics", b'{"v":7}')):
             await asyncio.to_thread(lambda t=topic, p=payload: pub.publish(t, p, qos=1).wait_for_publish(10))
@@ -96,4 +97,4 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
     assert value("commune_collector_pending_points") == 0 and value("commune_collector_mqtt_connected") == 1
     assert before <= value("commune_collector_agent_last_seen_seconds", agent="pc-a") <= time.time()
     assert not [s for s in families["commune_collector_agent_last_seen_seconds"].samples if s.labels["agent"] == "pc-x"]
-    assert server.rows('SELECT count("v") FROM "m"', db)[0]["count"] == 2
+    assert server.rows('SELECT count("value") FROM "synthetic"', db)[0]["count"] == 2

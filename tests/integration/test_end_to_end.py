@@ -109,28 +109,30 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
 
         def good(seq: int) -> bytes:
             return wire.encode(wire.Batch(v=1, agent="pc-injector", seq=seq, sent=t0, points=[
-                wire.Point(m="inject", t=t0 + seq, f={"n": seq}, tg={"k": "v"})]))
+                wire.Point(m="synthetic", t=t0 + seq, f={"n": seq}, tg={"run": "inj", "series": "s0"})]))
 
         msgs = [
             ("cm/v1/pc-injector/metrics", good(1)),
             ("cm/v1/pc-injector/metrics", b'{"v":1,"agent":"pc-injector","seq":'),
             ("cm/v1/pc-nobody/metrics", good(2)),
             ("cm/v1/pc-injector/metrics", wire.encode(wire.Batch(v=1, agent="pc-viettri-01", seq=3, sent=t0, points=[
-                wire.Point(m="inject", t=t0 + 3, f={"n": 3})]))),
+                wire.Point(m="synthetic", t=t0 + 3, f={"n": 3})]))),
             ("cm/v1/pc-injector/metrics", b'{"v":9,"agent":"pc-injector","seq":4,"sent":1,"points":[]}'),
             ("cm/v1/pc-injector/metrics", good(5)),
             # a batch whose agent says its clock is 2 minutes behind the collector's
             ("cm/v1/pc-injector/metrics", wire.encode(wire.Batch(v=1, agent="pc-injector", seq=6, sent=t0, points=[
-                wire.Point(m="inject", t=t0 + 6, f={"n": 6})], clock_offset_ms=120_000.0))),
+                wire.Point(m="synthetic", t=t0 + 6, f={"n": 6})], clock_offset_ms=120_000.0))),
         ]
         for topic, payload in msgs:
             pub.publish(topic, payload, qos=1).wait_for_publish(10)
         pub.loop_stop()
         pub.disconnect()
 
-        rows = wait_for(lambda: (r := server.rows('SELECT * FROM "inject"', db)) and len(r) >= 3 and r, 30,
+        rows = wait_for(lambda: (r := server.rows('SELECT * FROM "synthetic"', db)) and len(r) >= 3 and r, 30,
                         what="the three good injected batches")
         assert sorted(r["n"] for r in rows) == [1, 5, 6]
+        # the batch whose clock is 2 minutes behind (beyond clock_skew_max) is stored at agent time + offset
+        assert next(r["time"] for r in rows if r["n"] == 6) == t0 + 6 + 120_000_000_000
         assert {r["commune"] for r in rows} == {"05089"}  # from the inventory, never from the payload
 
         def rejected() -> dict[str, object] | None:

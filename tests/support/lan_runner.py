@@ -13,6 +13,8 @@ from pathlib import Path
 
 import msgspec
 
+from tests.support.schema import conforming
+
 
 async def main() -> None:
     from agent.probes.base import ProbeContext
@@ -24,7 +26,7 @@ async def main() -> None:
     for line in sys.stdin:
         if line.strip() != "scan":
             break
-        points = await probe.collect()
+        points = conforming(await probe.collect())
         lines = LanProbe.check_lines(points)
         print(json.dumps({
             "points": [msgspec.to_builtins(p) for p in points],

@@ -24,7 +24,7 @@ class SnmpV3(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class SnmpDevice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+\Z")]
     host: Annotated[str, msgspec.Meta(min_length=1)]
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 161
     version: Literal["2c", "3"] = "2c"

@@ -29,8 +29,10 @@ from agent.probes.snmp.profiles import (
 )
 from agent.probes.snmp.rates import TICKS_WRAP, counter_rate, cpu_percent, interface_speed, mem_percent
 from agent.probes.snmp.results import SnmpResult
+from agent.probes.snmp.schema import MEASUREMENTS
 from agent.probes.snmp.session import Session
 from agent.wire import FieldValue, Point
+from agent.wire.spec import MeasurementSpec
 
 
 @dataclass
@@ -44,6 +46,7 @@ class SnmpProbe(Probe[SnmpConfig]):
     name: ClassVar[str] = "snmp"
     results: ClassVar[type[StrEnum] | None] = SnmpResult
     Config: ClassVar[type[ProbeConfig]] = SnmpConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: SnmpConfig, ctx: ProbeContext) -> None:
         super().__init__(config, ctx)

@@ -38,7 +38,9 @@ from agent.probes.token.check import check_line
 from agent.probes.token.config import Middleware, TokenConfig, TokenModule
 from agent.probes.token.pkcs11scan import TokenScan, scan_locked, windows_store_certs
 from agent.probes.token.results import TokenResult
+from agent.probes.token.schema import MEASUREMENTS
 from agent.wire import FieldValue, Point
+from agent.wire.spec import MeasurementSpec
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -50,6 +52,7 @@ class TokenProbe(Probe[TokenConfig]):
     name: ClassVar[str] = "token"
     results: ClassVar[type[StrEnum] | None] = TokenResult
     Config: ClassVar[type[ProbeConfig]] = TokenConfig
+    measurements: ClassVar[tuple[MeasurementSpec, ...]] = MEASUREMENTS
 
     def __init__(self, config: TokenConfig, ctx: ProbeContext) -> None:
         super().__init__(config, ctx)

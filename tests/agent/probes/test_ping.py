@@ -8,6 +8,7 @@ import pytest
 from agent.probes.base import ProbeContext
 from agent.probes.ping import PingConfig, PingProbe, PingTarget, jitter
 from agent.units import Duration
+from tests.support.schema import conforming
 
 
 @pytest.mark.parametrize(("rtts", "expected"), [
@@ -34,7 +35,7 @@ async def test_real_ping_of_loopback_statistics_are_consistent() -> None:
     cfg = PingConfig(targets=[PingTarget(host="127.0.0.1", name="loopback")], count=10,
                      packet_interval=Duration(0.01), packet_timeout=Duration(2.0))
     probe = PingProbe(cfg, ProbeContext(agent_id="pc-test"))
-    (pt,) = await probe.collect()
+    (pt,) = conforming(await probe.collect())
     f = pt.f
     assert pt.m == "ping"
     assert pt.tg == {"target": "127.0.0.1", "name": "loopback", "role": "other"}

@@ -7,6 +7,7 @@ import socket
 
 from agent.probes.base import ProbeContext
 from agent.probes.tcp import TcpConfig, TcpProbe, TcpTarget
+from tests.support.schema import conforming
 
 CTX = ProbeContext(agent_id="t")
 
@@ -24,7 +25,7 @@ async def test_tcp_connect_ok_and_refused() -> None:
     try:
         probe = TcpProbe(TcpConfig(targets=[TcpTarget(host="127.0.0.1", port=port, name="open"),
                                             TcpTarget(host="127.0.0.1", port=closed, name="closed")]), CTX)
-        points = {p.tg["name"]: p for p in await probe.collect()}
+        points = {p.tg["name"]: p for p in conforming(await probe.collect())}
     finally:
         server.close()
     assert points["open"].f["result"] == "ok"

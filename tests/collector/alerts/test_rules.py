@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from collector.alerts.rules import DEFAULT_RULES, load_rules
 from collector.errors import ConfigError
-from tests.support.paths import INVALID, REPO
+from tests.support.paths import INVALID
 
 # Kept in a subfolder: tests/test_invalid_configs.py loads every tests/data/invalid/*.yaml as an agent config.
 INVALID_RULES = sorted((INVALID / "alerts").glob("alert-rules-*.yaml"))
@@ -42,50 +41,23 @@ def test_default_rules_load_with_model_defaults() -> None:
     assert pc.spec.office_hours_only and pc.spec.applies_to == ["pc"]
 
 
-def _documented() -> dict[str, set[str]]:
-    """measurement -> its field and tag names, parsed from the tables of docs/probes/*.md.
+def _schema() -> dict[str, set[str]]:
+    """measurement -> its field and tag names, from the measurement schema the agents are validated against
+    (plus the inventory tags the collector adds to every point)."""
+    from agent.wire import RESERVED_TAGS, measurement_schema
 
-    Two table shapes exist: `| measurement | tags | field | ... |` (continuation rows leave the measurement
-    empty) and, under a `### \\`name\\`` heading, `| kind | name | ... |` rows (tag/field). The integrator will
-    switch this to the measurement schema in agent.wire once it exists."""
-    out: dict[str, set[str]] = {}
-    for doc in (REPO / "docs" / "probes").glob("*.md"):
-        current = ""
-        heading = ""
-        for line in doc.read_text(encoding="utf-8").splitlines():
-            h = re.match(r"^#+ `([a-z_]+)`", line)
-            if h:
-                heading = h.group(1)
-                continue
-            if not line.startswith("|") or "---" in line:
-                continue
-            cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
-            names = lambda cell: {w for w in re.findall(r"[a-z][a-z0-9_]*", cell.replace("`", ""))}  # noqa: E731
-            if cells[0] in ("tag", "field") and heading:
-                out.setdefault(heading, set()).update(names(cells[1]))
-            elif len(cells) >= 3 and cells[0] not in ("measurement", "kind", "", "tag", "field") \
-                    and re.fullmatch(r"[a-z_]+", cells[0]):
-                current = cells[0]
-                out.setdefault(current, set()).update(names(cells[1]) | names(cells[2]))
-            elif len(cells) >= 3 and cells[0] == "" and current:
-                out[current].update(names(cells[1]) | names(cells[2]))
-    return out
+    return {name: set(m.fields) | set(m.tags) | set(RESERVED_TAGS)
+            for name, m in measurement_schema().measurements.items()}
 
 
-def test_every_default_rule_watches_a_documented_measurement_field_and_tags() -> None:
-    docs = _documented()
+def test_every_default_rule_watches_a_measurement_field_and_tags_of_the_schema() -> None:
+    schema = _schema()
     for rule in load_rules(DEFAULT_RULES).rules:
         spec = rule.spec
-        assert spec.measurement in docs, f"{rule.id}: measurement {spec.measurement} not in docs/probes"
-        known = docs[spec.measurement]
+        assert spec.measurement in schema, f"{rule.id}: measurement {spec.measurement} is not in the schema"
+        known = schema[spec.measurement]
         for name in [spec.field, *spec.target, *spec.match, spec.service_tag]:
             if name:
                 assert name in known, f"{rule.id}: {name} is not a field/tag of {spec.measurement}"
 
 
-def test_documented_parser_sees_known_fields() -> None:
-    docs = _documented()  # guards the parser itself
-    assert {"loss_percent", "result", "name", "role"} <= docs["ping"]
-    assert {"days_left", "expired", "serial"} <= docs["token_cert"]
-    assert "uplink_saturated" in docs["snmp_device"] and "oper_up" in docs["snmp_interface"]
-    assert "queue_dropped_total" in docs["agent"] and "percent" in docs["host_disk"]

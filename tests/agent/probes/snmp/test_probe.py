@@ -17,6 +17,7 @@ from agent.probes.snmp.mib import IF_COLUMNS
 from agent.units import dec_hook
 from agent.wire import SCHEMA_VERSION, Batch, Point, decode_batch, encode
 from tests.support import snmp_env
+from tests.support.schema import conforming
 from tests.support.snmp_env import V3_AUTH, V3_PRIV, V3_USER, column, snmp_cli
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,7 @@ def make_probe(devices: list[dict[str, Any]], clock: Clock | None = None, **extr
 
 
 async def collect(probe: SnmpProbe) -> list[Point]:
-    return await probe.collect()
+    return conforming(await probe.collect())
 
 
 def assert_wire_valid(points: list[Point]) -> None:
@@ -303,7 +304,7 @@ async def test_dead_device_does_not_delay_the_others(snmpsim: snmp_env.Agent) ->
         ])
         try:
             dead_task = asyncio.create_task(probe.poll_device(probe.config.devices[0]))
-            alive = await probe.poll_device(probe.config.devices[1])
+            alive = conforming(await probe.poll_device(probe.config.devices[1]))
             assert device_point(alive, "alive").f["result"] == "ok"
             assert not dead_task.done()  # the live device finished while the dead one was still waiting
             dead_task.cancel()

@@ -35,6 +35,7 @@ from agent.probes.clock import ClockConfig, ClockProbe
 from agent.probes.token import TokenConfig, TokenProbe
 from agent.wire import Batch, Point, decode_batch, encode
 from tests.support.paths import REPO
+from tests.support.schema import conforming
 from tests.support.softhsm import require_softhsm, softhsm_installed
 
 PIN = "1234"
@@ -265,7 +266,7 @@ async def run_probe(cfg: TokenConfig | ClockConfig) -> list[Point]:
     probe: TokenProbe | ClockProbe = (ClockProbe(cfg, ProbeContext(agent_id="pc-token-test")) if isinstance(cfg, ClockConfig)
                                       else TokenProbe(cfg, ProbeContext(agent_id="pc-token-test")))
     try:
-        points = await probe.collect()
+        points = conforming(await probe.collect())
     finally:
         await probe.close()
     # Every point must satisfy the wire contract (names, reserved tags, finite values).

@@ -19,16 +19,25 @@ Schema versions. ``v`` in every message is ``SCHEMA_VERSION``; the topic root ca
 - Needs v2 (new topic root ``cm/v2``, both versions served side by side during the rollout): removing,
   renaming or retyping a field, making an optional field required, or changing what a field means.
 
-This module holds only the contract: no runtime helpers (those live in ``common``).
+The measurement schema (``spec`` for its types, ``measurements.json`` for its content, loaded by
+``measurement_schema()``) is part of the contract: every measurement an agent may send, its tag keys and typed
+fields. Regenerate the file with ``python -m agent.schema_export`` after changing a probe's declarations.
+
+This package holds only the contract: no runtime helpers (those live in ``common``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from importlib import resources
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
+
+from agent.wire import spec
+from agent.wire.spec import RESERVED_MEASUREMENTS, FieldSpec, FieldType, MeasurementSpec, Schema
 
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "cm/v1"
@@ -36,16 +45,17 @@ MAX_BATCH_BYTES: Final = 512 * 1024
 MAX_POINTS_PER_BATCH: Final = 5000
 MAX_ACK_BYTES: Final = 64 * 1024
 
-AGENT_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+AGENT_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{0,62}\Z"
+r"""Anchored with ``\Z``: ``$`` would also match before a trailing newline."""
 _AGENT_ID_RE: Final = re.compile(AGENT_ID_PATTERN)
 
 # Tags the collector adds from the fleet inventory; a point may never carry them itself.
 RESERVED_TAGS: Final = frozenset({"province", "commune", "commune_name", "site", "agent"})
 
 AgentId = Annotated[str, msgspec.Meta(pattern=AGENT_ID_PATTERN)]
-Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,63}\Z")]
 # Tag values: printable, no control characters (line protocol cannot carry newlines in tags).
-TagValue = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$")]
+TagValue = Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+\Z")]
 FieldValue = bool | int | float | Annotated[str, msgspec.Meta(max_length=1024)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 TimestampNs = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
@@ -187,3 +197,41 @@ def decode_status(payload: bytes) -> Status:
 
 def encode(message: Batch | Ack | Status) -> bytes:
     return _encoder.encode(message)
+
+
+MEASUREMENTS_FILE: Final = "measurements.json"
+
+
+@functools.cache
+def measurement_schema() -> Schema:
+    """The measurement schema shipped with this contract (``agent/wire/measurements.json``)."""
+    data = resources.files(__name__).joinpath(MEASUREMENTS_FILE).read_bytes()
+    return msgspec.json.decode(data, type=Schema)
+
+
+__all__ = [
+    "RESERVED_MEASUREMENTS",
+    "RESERVED_TAGS",
+    "SCHEMA_VERSION",
+    "TOPIC_ROOT",
+    "Ack",
+    "AgentId",
+    "Batch",
+    "FieldSpec",
+    "FieldType",
+    "FieldValue",
+    "MeasurementSpec",
+    "Name",
+    "Point",
+    "Schema",
+    "Status",
+    "WireError",
+    "decode_ack",
+    "decode_batch",
+    "decode_status",
+    "encode",
+    "measurement_schema",
+    "parse_topic",
+    "spec",
+    "topic",
+]
