@@ -22,7 +22,7 @@ def font_path(bold: bool = False) -> Path:
     raise FileNotFoundError(f"{name} not found (install the Debian package fonts-dejavu-core)")
 
 
-def _bars(title: str, labels: list[str], values: list[float], vmax: float) -> bytes:
+def _bars(title: str, labels: list[str], values: list[float], vmax: float, graded: bool = True) -> bytes:
     w, row = 1200, 26
     h = 70 + row * max(len(labels), 1)
     img = Image.new("RGB", (w, h), "white")
@@ -34,7 +34,7 @@ def _bars(title: str, labels: list[str], values: list[float], vmax: float) -> by
         y = 50 + i * row
         g.text((10, y + 3), lab[:40], fill="black", font=f)
         x = left + (right - left) * max(v, 0) / vmax if vmax else left
-        colour = "#2e7d32" if v >= 90 else "#f9a825" if v >= 60 else "#c62828"
+        colour = ("#2e7d32" if v >= 90 else "#f9a825" if v >= 60 else "#c62828") if graded else "#1565c0"
         g.rectangle((left, y + 2, x, y + row - 4), fill=colour)
         g.text((x + 6, y + 3), f"{v:.1f}".replace(".", ","), fill="black", font=f)
     buf = io.BytesIO()
@@ -52,4 +52,4 @@ def scores_png(d: MonthData, limit: int = 40) -> bytes:
 def grades_png(d: MonthData) -> bytes:
     dist = score.distribution(d)
     return _bars(f"Phân bố xếp loại tháng {d.label} (số xã)", list(dist), [float(n) for n in dist.values()],
-                 float(max(dist.values(), default=1) or 1))
+                 float(max(dist.values(), default=1) or 1), graded=False)

@@ -51,8 +51,9 @@ def apply(data: MonthData, previous: MonthData | None = None) -> None:
     for c in data.communes.values():
         c.score = score(c)
         c.grade = grade(c.score)
-        if previous is not None and c.code in previous.communes:
-            c.previous_score = score(previous.communes[c.code])
+        before = previous.communes.get(c.code) if previous is not None else None
+        if before is not None and any(x.reported_min for x in before.sites):  # no data last month: no change
+            c.previous_score = score(before)
     ordered = sorted(data.communes.values(), key=lambda c: (-c.score, c.code))
     for i, c in enumerate(ordered):
         c.rank = ordered[i - 1].rank if i and c.score == ordered[i - 1].score else i + 1

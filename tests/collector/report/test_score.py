@@ -41,6 +41,7 @@ def test_ranking_shares_ranks_on_ties_and_change_uses_previous_month() -> None:
     for code, up in (("1", 100), ("2", 50), ("3", 50), ("4", 0)):
         now.communes[code] = _c(code, up)
     prev.communes["2"] = _c("2", 100)
+    prev.communes["3"] = CommuneFigures("3", "3", sites=[SiteFigures("3", "x", 100)])  # no data last month
     score.apply(now, prev)
     assert [now.communes[k].rank for k in "1234"] == [1, 2, 2, 4]
     # connectivity 35 + completeness 15 + network 10 + incidents 5 = 65 at full availability
@@ -48,6 +49,7 @@ def test_ranking_shares_ranks_on_ties_and_change_uses_previous_month() -> None:
     assert now.communes["2"].score == 47.5
     assert now.communes["2"].change == 47.5 - 65.0
     assert now.communes["1"].change is None
+    assert now.communes["3"].change is None
     assert score.grade(90.0) == "Tốt" and score.grade(89.9) == "Khá" and score.grade(59.9) == "Yếu"
     assert score.distribution(now) == {"Tốt": 0, "Khá": 0, "Trung bình": 1, "Yếu": 3}
     assert sum(w for _, w, _ in score.WEIGHTS) == 100
