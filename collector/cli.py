@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--acl", type=Path, required=True)
     bf.add_argument("--collector-password-file", type=Path, default=None)
 
+    from collector.report.command import add_arguments as report_arguments
+
+    report_arguments(sub.add_parser("report", help="monthly infrastructure-readiness report (XLSX, DOCX, PDF, HTML)"))
     return p
 
 
@@ -71,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             return _status(args.config)
         if args.command in ("enroll", "broker-files"):
             return _broker(args)
+        if args.command == "report":
+            from collector.report.command import main as report_main
+
+            return report_main(args)
     except CollectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

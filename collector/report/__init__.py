@@ -1,0 +1,1 @@
+"""Monthly infrastructure-readiness report: InfluxQL aggregations -> score -> XLSX, DOCX, PDF, HTML."""
