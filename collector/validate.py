@@ -21,6 +21,8 @@ class Accepted:
     lines: list[bytes]
     clock_offset_ms: float | None = None
     """The agent's own estimate of (collector clock - agent clock), ``wire.Batch.clock_offset_ms``."""
+    points: tuple[wire.Point, ...] = ()
+    """The decoded points (the alert rules read them)."""
 
 
 class Validator:
@@ -45,4 +47,4 @@ class Validator:
         line = self.encoder.point_line
         agent = identity.agent
         lines = [line(agent, tags, p.m, p.tg, p.f, p.t).encode() for p in batch.points]
-        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms)
+        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms, tuple(batch.points))
