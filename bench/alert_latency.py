@@ -37,7 +37,7 @@ from collector.alerts.rules import load_rules
 from collector.config import parse_inventory
 from devstack import services as stack
 
-KILLED, PORTAL, LINK = "08008", "07900", "05089"  # one commune per fault
+KILLED, PORTAL, LINK = "07894", "07900", "07909"  # one commune per fault
 
 
 @dataclass
