@@ -103,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             cfg = load_config(args.config)
             print(f"{args.config}: ok ({len(cfg.inventory.agents)} agents in {cfg.inventory.source})")
+            if cfg.file.alerts.enabled:
+                from collector.alerts.rules import load_rules
+                from collector.alerts.service import rules_path
+
+                rules = load_rules(rules_path(cfg))
+                print(f"{rules.source}: ok ({len(rules.rules)} alert rules)")
             return 0
         if args.command == "status":
             return _status(args.config, args.stale_after)

@@ -80,14 +80,19 @@ class AlertCounters:
     acknowledged: int = 0
 
 
+def rules_path(cfg: CollectorConfig) -> Path:
+    rules = cfg.file.alerts.rules
+    if not rules:
+        return DEFAULT_RULES
+    return Path(rules) if Path(rules).is_absolute() else Path(cfg.source).parent / rules
+
+
 class AlertService:
     def __init__(self, cfg: CollectorConfig, state_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.settings = cfg.file.alerts
         base = Path(cfg.source).parent
-        rules = self.settings.rules
-        rules_path = DEFAULT_RULES if not rules else (Path(rules) if Path(rules).is_absolute() else base / rules)
-        self.ruleset = load_rules(rules_path)
+        self.ruleset = load_rules(rules_path(cfg))
         self.engine = Engine(self.ruleset, silenced=self._is_silenced)
         self.state_path = Path(self.settings.state_file) if self.settings.state_file else state_dir / "alert-state.json"
         if not self.state_path.is_absolute() and self.settings.state_file:

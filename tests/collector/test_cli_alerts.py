@@ -88,3 +88,16 @@ def test_zalo_adapter_settings_are_validated(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"app_id": "1", "secret_key_file": "missing", "token_file": "tokens.json"}))
     out = _cli("zalo-adapter", "--settings", str(path))
     assert out.returncode == 2 and "secret_key_file" in out.stderr
+
+
+def test_validate_checks_the_alert_rules_too(tmp_path: Path, am: AM) -> None:
+    cfg = _config(tmp_path, am)
+    out = _cli("validate", "-c", str(cfg))
+    assert out.returncode == 0 and "alert rules" in out.stdout
+    data = yaml.safe_load(cfg.read_text())
+    data["alerts"]["rules"] = "rules.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"rules": [
+        {"name": "AgentOffline", "measurement": "agent", "absent": "soon", "summary": "x", "description": "y"}]}))
+    out = _cli("validate", "-c", str(cfg))
+    assert out.returncode == 2 and "rules.yaml" in out.stderr and "absent" in out.stderr
