@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             latency = got[0] - start
             print(f"{name:14} {window:>11.0f}s {latency:>8.1f}s {latency - window:>8.1f}s  {got[1]}")
-        print("\noverhead = latency - the rule's for/absent window: evaluation, posting, Alertmanager group_wait, SMTP")
+        print("\noverhead = latency - the rule's for/absent window: evaluation, posting, Alertmanager group_wait, SMTP.\n"
+              "An absence window starts at the agent's last report (its 'agent' point, every 30 s), up to 30 s\n"
+              "before the fault, which hides part of group_wait; a for window starts at the first failing probe\n"
+              "result (the http probe runs every 30 s).")
     finally:
         _iptables("-D", link_port)
         for s in reversed(services):

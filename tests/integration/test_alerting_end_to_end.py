@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -55,7 +56,7 @@ def broker(tmp_path: Path) -> Iterator[int]:
 class Env:
     def __init__(self, root: Path, port: int, influx: tuple[Influx, str], sink: SmtpSink, *,
                  escalate_after: str = "1h", repeat_interval: str = "1h", group_interval: str = "2s",
-                 agents: bool = True, absent: str = "5s") -> None:
+                 agents: bool = True, absent: str = "5s", ack_links: bool = False) -> None:
         self.fleet = Fleet(root / "fleet", port, influx[0], influx[1])
         self.sink = sink
         self.metrics_port = stack.free_port()
@@ -72,6 +73,10 @@ class Env:
         else:
             self.fleet.inventory.update(inventory)
         fleet_with_alerts(self.fleet, self.rules, self.am, self.metrics_port)
+        if ack_links:
+            (root / "ack-secret").write_text("a-secret-of-at-least-16-bytes\n")
+            self.fleet.collector_extra["alerts"].update(ack_secret_file=str(root / "ack-secret"),
+                                                        public_url=f"http://127.0.0.1:{self.metrics_port}")
         self.start_collector()
 
     def start_collector(self) -> None:
@@ -225,4 +230,24 @@ def test_flapping_target_sends_a_bounded_number_of_notifications(tmp_path: Path,
         assert 1 <= got <= math.ceil(elapsed / 10) + 2 < 2 * cycles
     finally:
         pub.close()
+        env.stop()
+
+
+def test_signed_link_in_the_mail_acknowledges_the_alert(tmp_path: Path, broker: int, influx: tuple[Influx, str],
+                                                        sink: SmtpSink) -> None:
+    env = Env(tmp_path, broker, influx, sink, ack_links=True)
+    try:
+        wait_for(lambda: env.seen(PC), 30, what="the agent reporting")
+        env.fleet.agents[PC].kill()
+        mail = wait_for(lambda: _firing(env, PC, commune_mail(VIETTRI)), 60, what="the AgentOffline mail")[0]
+        link = next(w for w in mail.body.split() if w.startswith(f"http://127.0.0.1:{env.metrics_port}/ack?token="))
+        with urllib.request.urlopen(link, timeout=10) as resp:
+            page = resp.read().decode()
+        assert resp.status == 200 and "Đã xác nhận cảnh báo" in page
+        wait_for(lambda: env.metric("commune_collector_alerts_acknowledged") == 1, 30, what="the ack seen")
+        forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(forged, timeout=10)
+        assert err.value.code == 403
+    finally:
         env.stop()
