@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--commune", required=True, help="official 5-digit commune/ward code, e.g. 07900")
     en.add_argument("--site", default="main")
     en.add_argument("--name", default="")
+    en.add_argument("--role", choices=["pc", "gateway"], default="pc",
+                    help="gateway: the site's always-on monitor, alerted at any hour (default: %(default)s)")
+    en.add_argument("--isp", default="", help="the site's ISP, e.g. vnpt (ISP outage correlation)")
     en.add_argument("--inventory", type=Path, required=True)
     en.add_argument("--passwd", type=Path, required=True, help="Mosquitto password file")
     en.add_argument("--acl", type=Path, help="Mosquitto ACL file to regenerate")
@@ -150,7 +153,7 @@ def _broker(args: argparse.Namespace) -> int:
 
     if args.command == "enroll":
         e = broker.enroll(args.agent_id, args.commune, args.site, args.inventory, args.passwd, args.out_dir,
-                          args.mqtt_host, args.mqtt_port, args.ca_file, args.name)
+                          args.mqtt_host, args.mqtt_port, args.ca_file, args.name, args.role, args.isp)
         print(f"enrolled {e.agent_id}: config {e.config_path} (password in {e.config_path.with_suffix('.password')})")
         if args.acl:
             broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl)
