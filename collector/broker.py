@@ -111,7 +111,7 @@ class Enrolment:
 
 def enroll(
     agent_id: str, commune: str, site: str, inventory_path: Path, passwd_path: Path, out_dir: Path,
-    mqtt_host: str, mqtt_port: int, ca_file: str = "", name: str = "",
+    mqtt_host: str, mqtt_port: int, ca_file: str = "", name: str = "", role: str = "pc", isp: str = "",
 ) -> Enrolment:
     """Add (or re-key) an agent: inventory entry, password file entry, and a ready-to-copy agent config."""
     from collector.config import parse_inventory
@@ -124,6 +124,10 @@ def enroll(
     entry = {"commune": commune, "site": site}
     if name:
         entry["name"] = name
+    if role != "pc":
+        entry["role"] = role
+    if isp:
+        entry["isp"] = isp
     agents[agent_id] = entry
     parse_inventory(doc, str(inventory_path))  # validates the commune code before anything is written
     password = secrets.token_urlsafe(24)

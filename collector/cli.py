@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from collector.config import DEFAULT_CONFIG, load_config
@@ -34,12 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="latest reading per agent and commune, read back from InfluxDB")
     st.add_argument("-c", "--config", type=Path, default=None,
                     help="collector config (default: the local stack's, else the packaged default)")
+    st.add_argument("--stale-after", type=float, default=180.0,
+                    help="seconds without data before an agent is marked STALE (default: %(default)s)")
 
     en = sub.add_parser("enroll", help="add an agent: inventory entry, broker password, its config file")
     en.add_argument("agent_id")
     en.add_argument("--commune", required=True, help="official 5-digit commune/ward code, e.g. 07900")
     en.add_argument("--site", default="main")
     en.add_argument("--name", default="")
+    en.add_argument("--role", choices=["pc", "gateway"], default="pc",
+                    help="gateway: the site's always-on monitor, alerted at any hour (default: %(default)s)")
+    en.add_argument("--isp", default="", help="the site's ISP, e.g. vnpt (ISP outage correlation)")
     en.add_argument("--inventory", type=Path, required=True)
     en.add_argument("--passwd", type=Path, required=True, help="Mosquitto password file")
     en.add_argument("--acl", type=Path, help="Mosquitto ACL file to regenerate")
@@ -57,7 +63,41 @@ def _parser() -> argparse.ArgumentParser:
     from collector.report.command import add_arguments as report_arguments
 
     report_arguments(sub.add_parser("report", help="monthly infrastructure-readiness report (XLSX, DOCX, PDF, HTML)"))
+    _alert_parsers(sub)
     return p
+
+
+def _alert_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def with_am(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("-c", "--config", type=Path, default=None,
+                            help="collector config (default: the local stack's, else the packaged default)")
+        parser.add_argument("--alertmanager", action="append", default=[], metavar="URL",
+                            help="Alertmanager base URL (repeatable; default: the config's alerts.alertmanager_urls)")
+        return parser
+
+    am = sub.add_parser("alertmanager-config", help="write alertmanager.yml + templates from inventory and contacts")
+    am.add_argument("-c", "--config", type=Path, default=None, help="collector config (for its inventory)")
+    am.add_argument("--contacts", type=Path, required=True, help="contacts file (who gets which commune's alerts)")
+    am.add_argument("--out-dir", type=Path, default=Path("alertmanager"), help="where to write (default: %(default)s)")
+
+    mt = with_am(sub.add_parser("maintenance", help="silence a commune (or one site) for a maintenance window"))
+    mt.add_argument("--commune", required=True, help="5-digit commune code, e.g. 07900")
+    mt.add_argument("--site", default=None, help="only this site of the commune")
+    mt.add_argument("--duration", default="2h", help="e.g. 90m, 4h (default: %(default)s)")
+    mt.add_argument("--reason", default="")
+    mt.add_argument("--by", default=os.environ.get("USER", "commune-collector"), help="who (default: $USER)")
+
+    ak = with_am(sub.add_parser("ack", help="acknowledge one alert (a silence on its identifying labels)"))
+    ak.add_argument("alert", nargs="*", help="alert fingerprint, or labels as name=value ...")
+    ak.add_argument("--duration", default=None, help="default: the config's alerts.ack_silence")
+    ak.add_argument("--comment", default="")
+    ak.add_argument("--by", default=os.environ.get("USER", "commune-collector"), help="who (default: $USER)")
+
+    sl = with_am(sub.add_parser("silences", help="list Alertmanager silences (acknowledgements, maintenance)"))
+    sl.add_argument("--all", action="store_true", help="also expired and pending ones")
+
+    za = sub.add_parser("zalo-adapter", help="run the Alertmanager webhook -> Zalo OA adapter")
+    za.add_argument("--settings", type=Path, required=True, help="zalo-adapter.yaml (see docs/alerting-delivery.md)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,15 +109,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             cfg = load_config(args.config)
             print(f"{args.config}: ok ({len(cfg.inventory.agents)} agents in {cfg.inventory.source})")
+            if cfg.file.alerts.enabled:
+                from collector.alerts.rules import load_rules
+                from collector.alerts.service import rules_path
+
+                rules = load_rules(rules_path(cfg))
+                print(f"{rules.source}: ok ({len(rules.rules)} alert rules)")
             return 0
         if args.command == "status":
-            return _status(args.config)
+            return _status(args.config, args.stale_after)
         if args.command in ("enroll", "broker-files"):
             return _broker(args)
         if args.command == "report":
             from collector.report.command import main as report_main
 
             return report_main(args)
+        if args.command in ("alertmanager-config", "maintenance", "ack", "silences", "zalo-adapter"):
+            return _alerting(args)
     except CollectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -112,7 +160,7 @@ def _broker(args: argparse.Namespace) -> int:
 
     if args.command == "enroll":
         e = broker.enroll(args.agent_id, args.commune, args.site, args.inventory, args.passwd, args.out_dir,
-                          args.mqtt_host, args.mqtt_port, args.ca_file, args.name)
+                          args.mqtt_host, args.mqtt_port, args.ca_file, args.name, args.role, args.isp)
         print(f"enrolled {e.agent_id}: config {e.config_path} (password in {e.config_path.with_suffix('.password')})")
         if args.acl:
             broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl)
@@ -125,17 +173,56 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerting(args: argparse.Namespace) -> int:
+    from collector.alerts import commands
+    from collector.alerts.alertmanager import AlertmanagerError
+
+    if args.command == "zalo-adapter":
+        from collector.alerts.zalo import serve
+
+        settings, host, port = commands.load_zalo_settings(args.settings)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings, host, port))
+        return 0
+    cfg = load_config(args.config or _default_status_config())
+    if args.command == "alertmanager-config":
+        path = commands.alertmanager_config(cfg, args.contacts, args.out_dir)
+        print(f"wrote {path} and its templates; check it with: amtool check-config {path}")
+        return 0
+    urls = commands.urls_of(cfg, args.alertmanager)
+    try:
+        if args.command == "maintenance":
+            sid = commands.maintenance(urls, args.commune, commands.parse_duration(args.duration), args.site,
+                                       args.reason, args.by)
+            print(f"maintenance silence {sid} for {args.commune}{'/' + args.site if args.site else ''} ({args.duration})")
+        elif args.command == "ack":
+            if not args.alert:
+                raise CollectorError("ack: give an alert fingerprint or its labels (alertname=... commune=...)")
+            fp = args.alert[0] if len(args.alert) == 1 and "=" not in args.alert[0] else None
+            labels = {} if fp else commands.parse_labels(args.alert)
+            duration = (commands.parse_duration(args.duration) if args.duration
+                        else timedelta(seconds=cfg.file.alerts.ack_silence))
+            sid, picked = commands.ack(urls, fp, labels, duration, args.by, args.comment)
+            print(f"acknowledged {' '.join(f'{k}={v}' for k, v in sorted(picked.items()))}: silence {sid}")
+        else:
+            print(commands.render_silences(commands.list_silences(urls, args.all)))
+    except AlertmanagerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
 def _default_status_config() -> Path:
     local = STACK_STATE / "stack" / "collector.yaml"
     return local if local.exists() else DEFAULT_CONFIG
 
 
-def _status(config: Path | None) -> int:
+def _status(config: Path | None, stale_after: float = 180.0) -> int:
     from collector.status import latest_per_agent, render
 
     cfg = load_config(config or _default_status_config())
     rows = asyncio.run(latest_per_agent(cfg))
-    print(render(rows, cfg, time.time()))
+    print(render(rows, cfg, time.time(), stale_after))
     return 0 if any(r.last_seen_ns is not None for r in rows) else 1
 
 

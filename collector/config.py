@@ -14,6 +14,7 @@ import msgspec
 import yaml
 
 from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
+from collector.alerts.settings import AlertsSection
 from collector.errors import ConfigError
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 from common.config_errors import describe_validation_error
@@ -79,6 +80,8 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     """host:port for a Prometheus-format /metrics page of the collector's own counters (empty: off).
     Readable while InfluxDB is down, when the ``collector`` measurement cannot be written."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    alerts: AlertsSection = msgspec.field(default_factory=AlertsSection)
+    """Alert rules evaluated by the collector, posted to Alertmanager (see docs/alerts.md)."""
 
 
 class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -86,6 +89,10 @@ class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     site: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "main"
     name: str = ""
     """Human label (e.g. "Máy một cửa 1")."""
+    role: Literal["pc", "gateway"] = "pc"
+    """``gateway``: the site's always-on monitor (its silence alerts at any hour); ``pc``: an office PC."""
+    isp: str = ""
+    """The site's ISP (e.g. "vnpt"), for ISP outage correlation."""
 
 
 class _RawInventory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -98,6 +105,8 @@ class AgentIdentity:
     commune: Commune
     site: str
     name: str
+    role: str = "pc"
+    isp: str = ""
 
     def tags(self) -> dict[str, str]:
         return {"province": str(self.commune.province_code), "commune": self.commune.code,
@@ -172,7 +181,7 @@ def parse_inventory(data: Any, source: str, province: int = PHU_THO) -> Inventor
                 f"{source}: agents.{agent_id}.commune: commune code {entry.commune!r} is not a commune of "
                 f"province {province} ({pname})"
             )
-        agents[agent_id] = AgentIdentity(agent_id, commune, entry.site, entry.name)
+        agents[agent_id] = AgentIdentity(agent_id, commune, entry.site, entry.name, entry.role, entry.isp)
     return Inventory(source, agents)
 
 

@@ -15,6 +15,7 @@ The same counters, per-agent last-seen times and rejections by agent and reason 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -27,6 +28,8 @@ from paho.mqtt.properties import Properties
 
 from agent import wire
 from collector.acks import MqttAckPublisher
+from collector.alerts.promstats import AlertMetrics
+from collector.alerts.service import AlertService
 from collector.config import CollectorConfig
 from collector.errors import ConfigError
 from collector.influx import InfluxClient, make_influx_client
@@ -63,6 +66,9 @@ class Collector:
         self.connected = False
         self.name = socket.gethostname()
         self.metrics = CollectorMetrics(self)
+        self.alerts = AlertService(cfg, state_dir) if cfg.file.alerts.enabled else None
+        if self.alerts is not None:
+            self.metrics.registry.register(AlertMetrics(self.alerts))
 
     # message handling ---------------------------------------------------------------------------
     async def handle(self, topic: str, payload: bytes) -> None:
@@ -74,6 +80,8 @@ class Collector:
                 self.rejected_by_agent.update({(identity.agent, r): n for r, n in accepted.rejected.items()})
                 self.last_seen[identity.agent] = time.time()
                 await self.pipeline.add(accepted)
+                if self.alerts is not None:
+                    self.alerts.observe(identity, accepted.points)
                 if accepted.clock_offset_ms is not None:
                     await self._check_clock(accepted, accepted.clock_offset_ms)
             elif kind == "status":
@@ -195,6 +203,8 @@ class Collector:
 
         app = web.Application()
         app.router.add_get("/metrics", metrics)
+        if self.alerts is not None:
+            self.alerts.add_routes(app)  # GET /ack (signed acknowledge links)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
@@ -208,7 +218,10 @@ class Collector:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._ensure_database()
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
+                if self.alerts is not None:
+                    await stack.enter_async_context(self.alerts)  # loads/saves the alert state
+                    tg.create_task(supervise("alerts", self.alerts.run))
                 if self.cfg.file.metrics_listen:
                     tg.create_task(self._serve_metrics())
                 tg.create_task(supervise("mqtt", self._mqtt_loop))

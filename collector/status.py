@@ -59,8 +59,23 @@ def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def render(rows: list[AgentRow], cfg: CollectorConfig, now_s: float) -> str:
-    header = f"{'agent':16} {'commune':7} {'name':22} {'site':14} {'last seen':>10} {'cpu%':>5} {'mem%':>5} " \
+STALE_AFTER = 180.0
+"""Default for ``status --stale-after``: 3 x the agent's usual 60 s probe interval."""
+
+
+def flag(row: AgentRow, now_s: float, stale_after: float = STALE_AFTER) -> str:
+    """OFFLINE (its last will / status says so), STALE (nothing for ``stale_after`` s), NEVER, or ok."""
+    if row.last_seen_ns is None:
+        return "NEVER"
+    if row.values.get("state") == "offline":
+        return "OFFLINE"
+    if now_s - row.last_seen_ns / 1e9 > stale_after:
+        return "STALE"
+    return "ok"
+
+
+def render(rows: list[AgentRow], cfg: CollectorConfig, now_s: float, stale_after: float = STALE_AFTER) -> str:
+    header = f"{'state':7} {'agent':16} {'commune':7} {'name':22} {'site':14} {'last seen':>10} {'cpu%':>5} {'mem%':>5} " \
              f"{'loss%':>6} {'rtt ms':>7} {'portals ok':>10}"
     out = [f"InfluxDB {cfg.influx.url} database {cfg.influx.database}", header]
     for r in rows:
@@ -68,9 +83,12 @@ def render(rows: list[AgentRow], cfg: CollectorConfig, now_s: float) -> str:
         v = r.values
         portals = "-" if v.get("n") in (None, 0) else f"{int(v.get('ok') or 0)}/{int(v['n'])}"
         out.append(
-            f"{r.agent:16} {r.commune:7} {r.commune_name[:22]:22} {r.site[:14]:14} {age:>10} {_fmt(v.get('cpu'), '.0f'):>5} "
+            f"{flag(r, now_s, stale_after):7} {r.agent:16} {r.commune:7} {r.commune_name[:22]:22} {r.site[:14]:14} {age:>10} {_fmt(v.get('cpu'), '.0f'):>5} "
             f"{_fmt(v.get('mem'), '.0f'):>5} {_fmt(v.get('loss'), '.0f'):>6} {_fmt(v.get('rtt'), '.2f'):>7} {portals:>10}"
         )
     reporting = sum(1 for r in rows if r.last_seen_ns is not None)
     out.append(f"{reporting} of {len(rows)} agents have reported")
+    down = [r.agent for r in rows if flag(r, now_s, stale_after) in ("OFFLINE", "STALE")]
+    if down:
+        out.append(f"{len(down)} offline or stale (no data for {stale_after:.0f}s): {', '.join(down)}")
     return "\n".join(out)

@@ -34,6 +34,8 @@ class Accepted:
     """The agent's own estimate of (collector clock - agent clock), ``wire.Batch.clock_offset_ms``."""
     rejected: Counter[str] = field(default_factory=Counter)
     """Points of the batch left out, by reason (``schema_check.POINT_REASONS``)."""
+    points: tuple[wire.Point, ...] = ()
+    """The decoded points (the alert rules read them)."""
 
 
 class Validator:
@@ -66,12 +68,14 @@ class Validator:
         now = self.clock_ns()
         shift = self.window.shift_ns(batch.clock_offset_ms)
         lines: list[bytes] = []
+        kept: list[wire.Point] = []
         rejected: Counter[str] = Counter()
         for p in batch.points:
             try:
                 lines.append(line(agent, tags, p.m, p.tg, check(p), place(p.t, shift, now)).encode())
+                kept.append(p)
             except PointRejected as exc:
                 rejected[exc.reason] += 1
                 self.point_log.warning((agent, exc.reason), "rejected a point from agent %s (batch %d): %s",
                                        agent, batch.seq, exc)
-        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms, rejected)
+        return Accepted(identity, batch.seq, lines, batch.clock_offset_ms, rejected, tuple(kept))

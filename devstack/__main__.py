@@ -15,11 +15,11 @@ STATE = Path(os.environ.get("CM_STATE_DIR", "state"))
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m devstack",
-                                description="the local stack (Mosquitto, InfluxDB, Alertmanager, collector, agent)")
+                                description="the local stack (Mosquitto, InfluxDB, SMTP sink, Alertmanager, collector, agent)")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--state-dir", type=Path, default=STATE)
     p.add_argument("--agent-config", type=Path, default=None, help="agent config for the local agent")
-    for name in ("mqtt", "influx", "alertmanager"):
+    for name in ("mqtt", "influx", "alertmanager", "smtp"):
         p.add_argument(f"--{name}-port", type=int, default=None)
     return p
 
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     ports = dict(DEFAULT_PORTS)
-    for name in ("mqtt", "influx", "alertmanager"):
+    for name in ("mqtt", "influx", "alertmanager", "smtp"):
         value = getattr(args, f"{name}_port")
         if value:
             ports[name] = value
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"MQTT 127.0.0.1:{ports['mqtt']}  InfluxDB http://127.0.0.1:{ports['influx']}  "
                   f"Alertmanager http://127.0.0.1:{ports['alertmanager']}  "
                   f"collector metrics http://127.0.0.1:{ports['collector_metrics']}/metrics")
+            print(f"alert mails (SMTP sink 127.0.0.1:{ports['smtp']}) are stored in {stack.state / 'mail'}/")
         elif args.action == "down":
             stack.down()
         else:

@@ -26,7 +26,8 @@ import yaml
 
 from devstack.errors import StackError
 
-DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093, "collector_metrics": 19851}
+DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093, "collector_metrics": 19851,
+                 "smtp": 19825}
 PACKAGES = {"mosquitto": "mosquitto", "influxd": "influxdb", "prometheus-alertmanager": "prometheus-alertmanager"}
 
 
@@ -223,6 +224,12 @@ def alertmanager(workdir: Path, port: int, config_text: str | None = None) -> Se
     return Service("alertmanager", argv, workdir, http_ready(f"http://127.0.0.1:{port}/-/ready"))
 
 
+def smtp_sink(workdir: Path, port: int, mail_dir: Path) -> Service:
+    """``python -m devstack.smtp_sink`` (devstack is not installed: run from this checkout)."""
+    return Service("smtp-sink", [sys.executable, "-m", "devstack.smtp_sink", "--port", str(port), "--dir", str(mail_dir)],
+                   workdir, tcp_ready(port), env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
 def python_service(name: str, workdir: Path, args: list[str], ready: Callable[[], bool]) -> Service:
     return Service(name, [sys.executable, "-m", *args], workdir, ready, env={"PYTHONUNBUFFERED": "1"})
 
@@ -236,6 +243,43 @@ def log_says(workdir: Path, name: str, text: str) -> Callable[[], bool]:
             return False
 
     return check
+
+
+# --- alerting for the local stack ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Alerting:
+    contacts: Path
+    alertmanager_yml: Path
+    ack_secret: Path
+
+
+def write_alerting(stack_dir: Path, fleet: Path, smtp_port: int) -> Alerting:
+    """Contacts (every commune of the inventory -> a local mailbox at the SMTP sink), the generated
+    alertmanager.yml + templates, and the acknowledge-link secret."""
+    import secrets
+
+    from collector.alerts import amconfig
+    from collector.alerts.contacts import load_contacts
+    from collector.config import load_inventory
+
+    inventory = load_inventory(fleet)
+    contacts = stack_dir / "contacts.yaml"
+    if not contacts.exists():
+        codes = sorted({a.commune.code for a in inventory.agents.values()})
+        contacts.write_text(
+            "# Who gets which alerts (local stack: everything goes to the SMTP sink, mails land in state/mail/).\n"
+            + yaml.safe_dump({
+                "province": {"email": ["tinh@giamsat.local"]},
+                "communes": {c: {"email": [f"cntt-{c}@giamsat.local"]} for c in codes},
+                "smtp": {"smarthost": f"127.0.0.1:{smtp_port}", "from": "giamsat@giamsat.local",
+                         "require_tls": False},
+            }, allow_unicode=True), encoding="utf-8")
+    amconfig.write(stack_dir / "alertmanager", inventory, load_contacts(contacts))
+    secret = stack_dir / "ack-secret"
+    if not secret.exists():
+        secret.write_text(secrets.token_hex(32) + "\n")
+        secret.chmod(0o600)
+    return Alerting(contacts, stack_dir / "alertmanager" / "alertmanager.yml", secret)
 
 
 # --- the whole local stack -----------------------------------------------------------------------
@@ -252,15 +296,21 @@ class LocalStack:
         if not fleet.exists():
             fleet.write_text(
                 "# Fleet inventory: agent id -> commune (official code) and site. Edit, or use commune-collector enroll.\n"
+                "# role gateway: the site's always-on monitor, whose silence is alerted at any hour.\n"
                 + yaml.safe_dump({"agents": {"local-agent": {"commune": "07900", "site": "tru-so-chinh",
-                                                             "name": "Máy chủ thử nghiệm"}}}, allow_unicode=True)
+                                                             "name": "Máy chủ thử nghiệm", "role": "gateway"}}},
+                                 allow_unicode=True)
             )
+        metrics = self.ports.get("collector_metrics", DEFAULT_PORTS["collector_metrics"])
+        alerts = write_alerting(d, fleet, self.ports.get("smtp", DEFAULT_PORTS["smtp"]))
         collector_cfg = d / "collector.yaml"
         collector_cfg.write_text(yaml.safe_dump({
             "inventory": str(fleet),
             "mqtt": {"host": "127.0.0.1", "port": self.ports["mqtt"]},
             "influx": {"url": f"http://127.0.0.1:{self.ports['influx']}", "database": "commune_monitor"},
-            "metrics_listen": f"127.0.0.1:{self.ports.get('collector_metrics', 19851)}",
+            "metrics_listen": f"127.0.0.1:{metrics}",
+            "alerts": {"enabled": True, "alertmanager_urls": [f"http://127.0.0.1:{self.ports['alertmanager']}"],
+                       "ack_secret_file": str(alerts.ack_secret), "public_url": f"http://127.0.0.1:{metrics}"},
         }))
         src = self.agent_config.read_text(encoding="utf-8") if self.agent_config else \
             importlib.resources.files("agent").joinpath("defaults/agent.yaml").read_text(encoding="utf-8")
@@ -272,10 +322,14 @@ class LocalStack:
 
     def services(self) -> list[Service]:
         collector_cfg, agent_cfg = self.state / "stack" / "collector.yaml", self.state / "stack" / "agent.yaml"
+        smtp = self.ports.get("smtp", DEFAULT_PORTS["smtp"])
+        generated = self.state / "stack" / "alertmanager" / "alertmanager.yml"
+        am_config = generated.read_text(encoding="utf-8") if generated.exists() else None
         return [
             mosquitto(self.state / "mosquitto", self.ports["mqtt"]),
             influxdb(self.state / "influxdb", self.ports["influx"], self.ports["influx_rpc"]),
-            alertmanager(self.state / "alertmanager", self.ports["alertmanager"]),
+            smtp_sink(self.state / "smtp-sink", smtp, self.state / "mail"),
+            alertmanager(self.state / "alertmanager", self.ports["alertmanager"], am_config),
             self._python("collector", collector_cfg),
             self._python("agent", agent_cfg),
         ]

@@ -24,12 +24,12 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
     for b in ("mosquitto", "influxd", "prometheus-alertmanager"):
         need_binary(b)
     ports = {"mqtt": stack.free_port(), "influx": stack.free_port(), "influx_rpc": stack.free_port(),
-             "alertmanager": stack.free_port(), "collector_metrics": stack.free_port()}
+             "alertmanager": stack.free_port(), "collector_metrics": stack.free_port(), "smtp": stack.free_port()}
     local = stack.LocalStack(tmp_path / "state", ports)
     cli = [sys.executable, "-m", "collector.cli"]
     dev = [sys.executable, "-m", "devstack"]
     port_args = ["--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
-                 "--alertmanager-port", str(ports["alertmanager"])]
+                 "--alertmanager-port", str(ports["alertmanager"]), "--smtp-port", str(ports["smtp"])]
     env_state = ["--state-dir", str(tmp_path / "state")]
     try:
         local.up(log=lambda _: None)
@@ -47,12 +47,12 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
         out = wait_for(reported, 90, 1.0, what="the local agent in commune-collector status")
         assert "local-agent" in out and "Phường Việt Trì" in out
         st = subprocess.run([*dev, "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
-        assert st.returncode == 0 and st.stdout.count("running") == 5
+        assert st.returncode == 0 and st.stdout.count("running") == 6
     finally:
         local.down(log=lambda _: None)
     assert not any(pid for _, pid in local.status())
     st = subprocess.run([*dev, "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
-    assert st.returncode == 3 and st.stdout.count("stopped") == 5
+    assert st.returncode == 3 and st.stdout.count("stopped") == 6
 
 
 def test_the_collector_cli_has_only_product_commands() -> None:

@@ -170,12 +170,13 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         out = subprocess.run([sys.executable, "-m", "collector.cli", "status", "-c", str(ccfg)], capture_output=True,
                              text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        line = next(x for x in out.stdout.splitlines() if x.startswith("pc-viettri-01"))
+        line = next(x for x in out.stdout.splitlines() if x.split()[1:2] == ["pc-viettri-01"])
+        assert line.startswith("ok ")
         assert "07900" in line and "Phường Việt Trì" in line and "tru-so-chinh" in line and "1/1" in line
         # only the real agent runs probes (agent_probe is what "last seen" reads); the injector sends none
         assert "1 of 2 agents have reported" in out.stdout
-        injector = next(x for x in out.stdout.splitlines() if x.startswith("pc-injector"))
-        assert "never" in injector
+        injector = next(x for x in out.stdout.splitlines() if x.split()[1:2] == ["pc-injector"])
+        assert "never" in injector and injector.startswith("NEVER")
 
         agent_self = server.rows('SELECT * FROM "agent_probe"', db)
         assert {r["probe"] for r in agent_self} >= {"host", "ping", "http"}
@@ -184,6 +185,11 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
                                                            db) if r["state"] == "offline"], 30,
                            what="the agent's offline status in InfluxDB")
         assert offline[-1]["online"] == 0 and offline[-1]["site"] == "tru-so-chinh"
+        # ... and `status` marks it
+        out = subprocess.run([sys.executable, "-m", "collector.cli", "status", "-c", str(ccfg)], capture_output=True,
+                             text=True, timeout=60)
+        line = next(x for x in out.stdout.splitlines() if x.split()[1:2] == ["pc-viettri-01"])
+        assert line.startswith("OFFLINE") and "offline or stale" in out.stdout
     finally:
         agent.stop()
         collector.stop()
