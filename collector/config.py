@@ -15,6 +15,7 @@ import yaml
 
 from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
 from collector.errors import ConfigError
+from collector.limits import LimitsSection
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 from common.config_errors import describe_validation_error
 
@@ -39,6 +40,9 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     reconnect_min: Seconds = 1.0
     reconnect_max: Seconds = 30.0
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1000
+    """MQTT 5 Receive Maximum: QoS 1 messages the broker sends before the collector PUBACKs one. The collector
+    PUBACKs a message only once its batch is written (or finally rejected), so the broker keeps the rest."""
 
 
 class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -58,6 +62,8 @@ class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_pending_points: Annotated[int, msgspec.Meta(ge=1000)] = 200_000
     """When this many points wait for InfluxDB, the collector stops reading MQTT (back-pressure)."""
     create_database: bool = True
+    quarantine_max_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 32 * 1024 * 1024
+    """The quarantine file is rotated beyond this size (one older file is kept): at most ~2x on disk."""
 
 
 class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -73,6 +79,10 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     """host:port for a Prometheus-format /metrics page of the collector's own counters (empty: off).
     Readable while InfluxDB is down, when the ``collector`` measurement cannot be written."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    """Per-agent limits (points/s, new series per hour, total series); see docs/operator-guide.md."""
+    log_lines_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Per kind of repeated warning (per agent where it names one); the rest are counted and suppressed."""
 
 
 class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -10,6 +10,14 @@ Measurements it writes itself (through ``Pipeline.add_own``)
 - ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0) — from the retained status
   and the last will.
 The same counters, per-agent last-seen times and rejections by agent and reason are on ``/metrics``.
+
+Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for ``mqtt.receive_maximum``
+(Receive Maximum) and acknowledges by hand: a message is PUBACKed only once its batch is written to InfluxDB
+(or finally rejected: invalid, unknown agent, over a limit). Until then the broker keeps it, so while InfluxDB
+is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector, and a
+collector crash loses nothing (the broker delivers the unacked messages again). Every message is counted from
+receipt to PUBACK: ``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight``
+gauge (with its peak, ``messages_inflight_peak``).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import logging
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import aiomqtt
@@ -30,7 +40,9 @@ from collector.acks import MqttAckPublisher
 from collector.config import CollectorConfig
 from collector.errors import ConfigError
 from collector.influx import InfluxClient, make_influx_client
+from collector.limits import AgentLimits
 from collector.lineproto import LineEncoder
+from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
 from collector.validate import Accepted, Validator
@@ -50,11 +62,19 @@ class Collector:
         self.encoder = LineEncoder()
         self.validator = Validator(cfg.inventory, self.encoder)
         self.acks = MqttAckPublisher()
+        self.loglimit = LogLimiter(per_interval=cfg.file.log_lines_per_minute, interval=60.0)
         self.pipeline = Pipeline(
             self.influx, self.acks, batch_points=cfg.influx.batch_points, flush_interval=cfg.influx.flush_interval,
             max_pending_points=cfg.influx.max_pending_points, quarantine_path=state_dir / "quarantine.jsonl",
+            quarantine_max_bytes=cfg.influx.quarantine_max_bytes, loglimit=self.loglimit,
         )
+        self.limits = AgentLimits(cfg.file.limits)
         self.rejected_by_agent: Counter[tuple[str, str]] = Counter()  # (agent from the topic, reason)
+        self.points_rejected: Counter[tuple[str, str]] = Counter()  # (agent, reason): points refused by a limit
+        self.messages: Counter[str] = Counter()  # received, acked, rejected, stale (PUBACK after a reconnect)
+        self.inflight = 0
+        self.inflight_peak = 0
+        self._session = 0  # the MQTT connection's number; a PUBACK belongs to the connection it came on
         self.clock_skewed: Counter[str] = Counter()
         self.last_seen: dict[str, float] = {}  # agent -> unix seconds of its last valid message
         self.received = 0
@@ -63,14 +83,18 @@ class Collector:
         self.metrics = CollectorMetrics(self)
 
     # message handling ---------------------------------------------------------------------------
-    async def handle(self, topic: str, payload: bytes) -> None:
+    async def handle(self, topic: str, payload: bytes, done: Callable[[bool], None] | None = None) -> None:
+        """Validate, limit and queue one message. ``done(rejected)`` runs once it is written (False) or finally
+        rejected (True): the MQTT loop PUBACKs it then."""
         self.received += 1
+        finish = done or (lambda rejected: None)
         try:
             identity, kind = self.validator.identify(topic)
             if kind == "metrics":
                 accepted = self.validator.metrics(identity, payload)
                 self.last_seen[identity.agent] = time.time()
-                await self.pipeline.add(accepted)
+                accepted = self._limit(accepted)
+                await self.pipeline.add(accepted, content=payload, done=lambda: finish(False))
                 if accepted.clock_offset_ms is not None:
                     await self._check_clock(accepted, accepted.clock_offset_ms)
             elif kind == "status":
@@ -79,14 +103,29 @@ class Collector:
                 line = self.encoder.line("agent_status", identity.tags(),
                                          {"state": status.state, "online": 1 if status.state == "online" else 0},
                                          time.time_ns())
-                await self.pipeline.add_own([line.encode()])
+                await self.pipeline.add_own([line.encode()], done=lambda: finish(False))
             else:
                 raise wire.WireError("bad_topic", f"unexpected topic kind {kind!r}")
         except wire.WireError as exc:
             parts = topic.split("/")
             agent = parts[2] if len(parts) == 4 and wire.is_valid_agent_id(parts[2]) else "(invalid)"
             self.rejected_by_agent[(agent, exc.reason)] += 1
-            log.warning("rejected message from agent %s on %s: %s", agent, topic, exc)
+            self.loglimit.log(log, logging.WARNING, f"rejected:{agent}:{exc.reason}",
+                              "rejected message from agent %s on %s: %s", agent, topic, str(exc)[:500])
+            finish(True)
+
+    def _limit(self, accepted: Accepted) -> Accepted:
+        """Apply the agent's limits: refused points are counted per agent and reason and not written; the batch
+        is still acked (a rejection is final)."""
+        agent = accepted.identity.agent
+        admission = self.limits.admit(agent, accepted.lines)
+        if not admission.rejected:
+            return accepted
+        for reason, n in admission.rejected.items():
+            self.points_rejected[(agent, reason)] += n
+            self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{reason}",
+                              "agent %s: %d point(s) of batch %d refused (%s)", agent, n, accepted.seq, reason)
+        return replace(accepted, lines=[accepted.lines[i] for i in admission.admitted])
 
     async def _check_clock(self, accepted: Accepted, offset: float) -> None:
         skewed = abs(offset) > self.cfg.file.clock_skew_max * 1000.0
@@ -108,13 +147,17 @@ class Collector:
 
     def counters(self) -> dict[str, int]:
         c = self.pipeline.stats.counters
-        return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS}}
+        return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS},
+                **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale")},
+                "log_suppressed": self.loglimit.suppressed_total}
 
     def stats_fields(self) -> dict[str, int]:
         rejected = self.rejected
         fields = self.counters()
         fields.update(rejected_total=sum(rejected.values()), pending_points=self.pipeline.pending_points,
-                      pending_batches=self.pipeline.pending_batches, mqtt_connected=1 if self.connected else 0)
+                      pending_batches=self.pipeline.pending_batches, mqtt_connected=1 if self.connected else 0,
+                      messages_inflight=self.inflight, messages_inflight_peak=self.inflight_peak,
+                      points_rejected_total=sum(self.points_rejected.values()))
         fields.update({f"rejected_{k}": v for k, v in rejected.items()})
         return fields
 
@@ -132,14 +175,39 @@ class Collector:
         tls_context = client_tls_context(m.ca_file, m.cert_file, m.key_file) if m.tls or m.ca_file else None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(m.session_expiry)
+        props.ReceiveMaximum = m.receive_maximum  # flow control: the broker keeps what we cannot take yet
         client = aiomqtt.Client(
             m.host, m.port, username=m.username or None,
             password=read_secret(m.password, m.password_file, f"{self.cfg.source}: mqtt.password_file", ConfigError),
             identifier=m.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props,
-            keepalive=m.keepalive, tls_context=tls_context, max_queued_incoming_messages=10_000,
+            keepalive=m.keepalive, tls_context=tls_context,
+            # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
+            max_queued_incoming_messages=0,
         )
+        client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
         client.pending_calls_threshold = 10_000  # acks to many agents at once are normal
         return client
+
+    def _puback(self, client: aiomqtt.Client, session: int, message: aiomqtt.Message) -> Callable[[bool], None]:
+        """The ``done`` of one message: PUBACK it on the connection it came on (after a reconnect the broker
+        sends it again, and that copy is acked instead)."""
+        mid, qos = message.mid, message.qos
+        acked = False
+
+        def done(rejected: bool) -> None:
+            nonlocal acked
+            if acked:
+                return
+            acked = True
+            if session != self._session:
+                self.messages["stale"] += 1
+                return
+            self.inflight -= 1
+            self.messages["rejected" if rejected else "acked"] += 1
+            if qos > 0:
+                client._client.ack(mid, qos)
+
+        return done
 
     async def _mqtt_loop(self) -> None:
         m = self.cfg.mqtt
@@ -153,11 +221,15 @@ class Collector:
                     await client.subscribe(f"{wire.TOPIC_ROOT}/+/metrics", qos=1)
                     await client.subscribe(f"{wire.TOPIC_ROOT}/+/status", qos=1)
                     self.acks.client = client
+                    session = self._session
                     async for message in client.messages:
+                        self.messages["received"] += 1
+                        self.inflight += 1
+                        self.inflight_peak = max(self.inflight_peak, self.inflight)
                         payload = message.payload
                         if not isinstance(payload, bytes | bytearray):
                             payload = str(payload).encode()
-                        await self.handle(str(message.topic), bytes(payload))
+                        await self.handle(str(message.topic), bytes(payload), self._puback(client, session, message))
             except Exception as exc:  # MQTT errors may arrive wrapped in an ExceptionGroup
                 err = mqtt_error(exc)
                 if err is None:
@@ -166,6 +238,8 @@ class Collector:
             finally:
                 self.connected = False
                 self.acks.client = None
+                self._session += 1  # messages not yet PUBACKed come again on the next connection
+                self.inflight = 0
             wait = backoff.next()
             log.info("reconnecting to mqtt in %.1fs", wait)
             await asyncio.sleep(wait)

@@ -11,17 +11,18 @@ reason (``rate_limited``, ``series_limit``).
   admitted while the agent has fewer than ``max_series`` series and opened fewer than ``new_series_per_hour``
   in the current hour; otherwise that point is rejected (``series_limit``) and the rest of the batch kept.
 
-A series is identified by an 8-byte hash of (measurement, sorted tags): memory per agent is bounded by
+A series is identified by an 8-byte hash of its line's ``measurement,tags`` prefix: memory per agent is bounded by
 ``max_series`` small ints, whatever the tags' size. Defaults and their reasoning: docs/operator-guide.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated
 
 import msgspec
 
@@ -30,30 +31,24 @@ SERIES_LIMIT = "series_limit"
 
 
 class LimitsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    points_per_second: float = 100.0
+    points_per_second: Annotated[float, msgspec.Meta(gt=0)] = 100.0
     """Sustained points per second per agent (a full commune-site agent makes ~5)."""
-    burst_points: int = 1_000_000
+    burst_points: Annotated[int, msgspec.Meta(ge=1)] = 1_000_000
     """Bucket size: a backlog an agent may send at once after an outage (~2 days of a full agent)."""
-    new_series_per_hour: int = 2000
+    new_series_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 2000
     """New series an agent may open per clock hour (a full agent has ~300 in all)."""
-    max_series: int = 5000
+    max_series: Annotated[int, msgspec.Meta(ge=1)] = 5000
     """Series an agent may have in all (remembered since the collector started)."""
 
 
-class _PointLike(Protocol):
-    @property
-    def m(self) -> str: ...
-
-    @property
-    def tg(self) -> Mapping[str, str]: ...
+_SERIES = re.compile(rb"(?:[^ \\]|\\.)*")
 
 
-def series_hash(measurement: str, tags: Mapping[str, str]) -> int:
-    h = hashlib.blake2b(digest_size=8)
-    h.update(measurement.encode())
-    for k, v in sorted(tags.items()):
-        h.update(b"\0" + k.encode() + b"\0" + v.encode())
-    return int.from_bytes(h.digest(), "little")
+def series_key(line: bytes) -> int:
+    """An 8-byte key of a line's series: its ``measurement,tags`` prefix (up to the first unescaped space)."""
+    m = _SERIES.match(line)
+    prefix = m.group(0) if m else line
+    return int.from_bytes(hashlib.blake2b(prefix, digest_size=8).digest(), "little")
 
 
 @dataclass
@@ -91,23 +86,23 @@ class AgentLimits:
             state = self._agents[agent] = _AgentState(float(self.cfg.burst_points), self.clock())
         return state
 
-    def admit(self, agent: str, points: Sequence[_PointLike]) -> Admission:
-        """Which points of a batch from ``agent`` (already known to the inventory) may be written."""
+    def admit(self, agent: str, lines: Sequence[bytes]) -> Admission:
+        """Which lines (points) of a batch from ``agent`` (already known to the inventory) may be written."""
         state = self._state(agent)
         now = self.clock()
         state.tokens = min(float(self.cfg.burst_points),
                            state.tokens + (now - state.refilled) * self.cfg.points_per_second)
         state.refilled = now
-        if len(points) > state.tokens:
-            return Admission([], {RATE_LIMITED: len(points)})
+        if len(lines) > state.tokens:
+            return Admission([], {RATE_LIMITED: len(lines)})
         hour = int(self.wall() // 3600)
         if hour != state.hour:
             state.hour, state.new_this_hour = hour, 0
         admitted: list[int] = []
         refused = 0
         series = state.series
-        for i, p in enumerate(points):
-            key = series_hash(p.m, p.tg)
+        for i, line in enumerate(lines):
+            key = series_key(line)
             if key not in series:
                 if len(series) >= self.cfg.max_series or state.new_this_hour >= self.cfg.new_series_per_hour:
                     refused += 1

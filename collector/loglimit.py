@@ -35,7 +35,7 @@ class LogLimiter:
         if suppressed:
             msg += " (%d similar line(s) suppressed)"
             args = (*args, suppressed)
-        logger.log(level, msg, *args)
+        logger.log(level, msg, *args, stacklevel=2)
         self._store(key, (start, logged + 1, 0))
         return True
 
