@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -74,6 +75,7 @@ class Collector:
         self.messages: Counter[str] = Counter()  # received, acked, rejected, stale (PUBACK after a reconnect)
         self.inflight = 0
         self.inflight_peak = 0
+        self._paused: Any = None  # the socket whose reading is paused (too many messages not yet PUBACKed)
         self._session = 0  # the MQTT connection's number; a PUBACK belongs to the connection it came on
         self.clock_skewed: Counter[str] = Counter()
         self.last_seen: dict[str, float] = {}  # agent -> unix seconds of its last valid message
@@ -148,7 +150,7 @@ class Collector:
     def counters(self) -> dict[str, int]:
         c = self.pipeline.stats.counters
         return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS},
-                **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale")},
+                **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale", "read_pauses")},
                 "log_suppressed": self.loglimit.suppressed_total}
 
     def stats_fields(self) -> dict[str, int]:
@@ -185,8 +187,35 @@ class Collector:
             max_queued_incoming_messages=0,
         )
         client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
+        deliver = client._client.on_message
+
+        def count_receipt(*args: Any) -> None:  # counted as paho hands it over, before aiomqtt's queue
+            self.messages["received"] += 1
+            self.inflight += 1
+            self.inflight_peak = max(self.inflight_peak, self.inflight)
+            if deliver is not None:
+                deliver(*args)
+            if self.inflight > m.receive_maximum:
+                self._pause_reading(client)
+
+        client._client.on_message = count_receipt
         client.pending_calls_threshold = 10_000  # acks to many agents at once are normal
         return client
+
+    def _pause_reading(self, client: aiomqtt.Client) -> None:
+        """The broker sent more than our Receive Maximum (Mosquitto 2.0.11 does once PUBACKs flow): stop reading
+        the socket until enough messages are PUBACKed, so memory stays bounded. Nothing is lost: what the broker
+        cannot send waits there (TCP back-pressure), unacked."""
+        sock = client._client.socket()
+        if self._paused is None and sock is not None:
+            asyncio.get_running_loop().remove_reader(sock)
+            self._paused = sock
+            self.messages["read_pauses"] += 1
+
+    def _resume_reading(self, client: aiomqtt.Client) -> None:
+        sock, self._paused = self._paused, None
+        if sock is not None and client._client.socket() is sock:
+            client._on_socket_open(client._client, None, sock)  # aiomqtt's own reader callback, registered again
 
     def _puback(self, client: aiomqtt.Client, session: int, message: aiomqtt.Message) -> Callable[[bool], None]:
         """The ``done`` of one message: PUBACK it on the connection it came on (after a reconnect the broker
@@ -206,6 +235,8 @@ class Collector:
             self.messages["rejected" if rejected else "acked"] += 1
             if qos > 0:
                 client._client.ack(mid, qos)
+            if self._paused is not None and self.inflight <= self.cfg.mqtt.receive_maximum:
+                self._resume_reading(client)
 
         return done
 
@@ -223,9 +254,6 @@ class Collector:
                     self.acks.client = client
                     session = self._session
                     async for message in client.messages:
-                        self.messages["received"] += 1
-                        self.inflight += 1
-                        self.inflight_peak = max(self.inflight_peak, self.inflight)
                         payload = message.payload
                         if not isinstance(payload, bytes | bytearray):
                             payload = str(payload).encode()
@@ -240,6 +268,7 @@ class Collector:
                 self.acks.client = None
                 self._session += 1  # messages not yet PUBACKed come again on the next connection
                 self.inflight = 0
+                self._paused = None
             wait = backoff.next()
             log.info("reconnecting to mqtt in %.1fs", wait)
             await asyncio.sleep(wait)

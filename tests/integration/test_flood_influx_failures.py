@@ -45,10 +45,15 @@ def queued(fleet: Fleet) -> int:
     return len(fleet.queued_points("pc-honest")) if fleet.queue_state("pc-honest")[0] else 0
 
 
+def honest_stored(fleet: Fleet) -> int:
+    return sum(len(rows) for (agent, _), rows in fleet.stored().items() if agent == "pc-honest")
+
+
 def assert_honest_complete(fleet: Fleet, metrics: Metrics) -> None:
-    wait_for(lambda: fleet.stored_count() >= HONEST_POINTS and fleet.queue_state("pc-honest")[0] == 0, 90,
+    wait_for(lambda: honest_stored(fleet) == HONEST_POINTS and fleet.queue_state("pc-honest")[0] == 0, 90,
              what="every honest point stored and acked")
-    assert assert_complete_and_ordered(fleet.stored()) == HONEST_POINTS  # each once, none lost
+    honest = {k: v for k, v in fleet.stored().items() if k[0] == "pc-honest"}
+    assert assert_complete_and_ordered(honest) == HONEST_POINTS  # each once, none lost
 
     def settled() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
         m = metrics.read()  # every message received was PUBACKed (or belonged to a closed connection)
