@@ -40,7 +40,7 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     reconnect_min: Seconds = 1.0
     reconnect_max: Seconds = 30.0
-    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 1000
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 500
     """MQTT 5 Receive Maximum: QoS 1 messages the broker sends before the collector PUBACKs one. The collector
     PUBACKs a message only once its batch is written (or finally rejected), so the broker keeps the rest."""
 

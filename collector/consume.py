@@ -120,6 +120,8 @@ class Collector:
         """Apply the agent's limits: refused points are counted per agent and reason and not written; the batch
         is still acked (a rejection is final)."""
         agent = accepted.identity.agent
+        if self.pipeline.knows(agent, accepted.seq):
+            return accepted  # a resend: the pipeline acks or drops it; it costs no tokens and opens no series
         admission = self.limits.admit(agent, accepted.lines)
         if not admission.rejected:
             return accepted

@@ -135,6 +135,10 @@ class Pipeline:
     def pending_batches(self) -> int:
         return len(self._queue)
 
+    def knows(self, agent: str, seq: int) -> bool:
+        """True when ``seq`` of ``agent`` is pending or was written recently (a resend, not new data)."""
+        return seq in self._pending_seqs.get(agent, {}) or seq in self._written.get(agent, {})
+
     async def add(self, accepted: Accepted, *, content: bytes | None = None,
                   done: Callable[[], None] | None = None) -> None:
         """Queue an agent's accepted batch (``content``: its payload, for the reuse check; ``done``: run once

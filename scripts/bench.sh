@@ -2,6 +2,7 @@
 # Benchmarks (not tests): figures are ratios against a reference measured in the same run.
 #   scripts/bench.sh            agent footprint (2 min) and collector throughput
 #   scripts/bench.sh soak       a long outage soak (see bench/soak.py)
+#   scripts/bench.sh hostile    honest ack latency / collector RSS under hostile floods (bench/hostile.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh >/dev/null
