@@ -129,3 +129,37 @@ def test_influxdb_down_under_a_flood_the_broker_keeps_everything(tmp_path: Path,
             burst.close()
         fleet.stop()
         own.service.stop()
+
+
+def test_a_collector_crash_loses_no_delivered_message(tmp_path: Path, mosquitto: int,
+                                                      influx: tuple[Influx, str]) -> None:
+    from tests.support.influx_proxy import influx_proxy
+
+    server, db = influx
+    with influx_proxy(server.url) as proxy:
+        proxy.mode = 503
+        port = free_port()
+        fleet = Fleet(tmp_path, mosquitto, server, db)
+        fleet.inventory["pc-burst"] = {"commune": "07900"}
+        fleet.collector_extra = {"metrics_listen": f"127.0.0.1:{port}",
+                                 "influx": {"url": proxy.url, "database": db, "flush_interval": 0.05, "timeout": 2.0}}
+        metrics = Metrics(port)
+        burst = None
+        try:
+            collector = fleet.start_collector()
+            wait_for(lambda: metrics.value("mqtt_connected") == 1, 30, what="the collector connected")
+            burst = HostileAgent(mosquitto, "pc-burst")  # sends once and never again: only the broker can resend
+            for seq in range(1, 31):
+                burst.send(seq, rate_points(seq, 10))
+            wait_for(lambda: metrics.value("messages_received_total") == 30, 30, what="all delivered to the collector")
+            collector.kill()  # delivered, not yet written: a crash
+            proxy.mode = None
+            fleet.start_collector()
+            wait_for(lambda: len(burst.acked_seqs()) == 30, 60, what="every batch written and acked after the restart")
+            assert set(burst.acked_seqs().values()) == {1}
+            rows = server.query('SELECT count("n") FROM "synthetic"', db)
+            assert rows[0]["values"][0][1] == 300
+        finally:
+            if burst:
+                burst.close()
+            fleet.stop()
