@@ -53,6 +53,8 @@ from common.secret_files import read_secret
 from common.supervise import supervise
 
 log = logging.getLogger("collector")
+MAX_REJECTION_LABELS = 1000
+"""(agent, reason) pairs counted separately; beyond this, agents outside the inventory count as ``(other)``."""
 
 
 class Collector:
@@ -111,6 +113,9 @@ class Collector:
         except wire.WireError as exc:
             parts = topic.split("/")
             agent = parts[2] if len(parts) == 4 and wire.is_valid_agent_id(parts[2]) else "(invalid)"
+            if self.cfg.inventory.get(agent) is None and (agent, exc.reason) not in self.rejected_by_agent and \
+                    len(self.rejected_by_agent) >= MAX_REJECTION_LABELS:
+                agent = "(other)"  # bounded: topic names not in the inventory could otherwise grow without end
             self.rejected_by_agent[(agent, exc.reason)] += 1
             self.loglimit.log(log, logging.WARNING, f"rejected:{agent}:{exc.reason}",
                               "rejected message from agent %s on %s: %s", agent, topic, str(exc)[:500])
@@ -135,8 +140,9 @@ class Collector:
         skewed = abs(offset) > self.cfg.file.clock_skew_max * 1000.0
         if skewed:
             self.clock_skewed[accepted.identity.agent] += 1
-            log.warning("agent %s clock is off by %.1fs (limit %.0fs)", accepted.identity.agent, offset / 1000.0,
-                        self.cfg.file.clock_skew_max)
+            self.loglimit.log(log, logging.WARNING, f"clock:{accepted.identity.agent}",
+                              "agent %s clock is off by %.1fs (limit %.0fs)", accepted.identity.agent, offset / 1000.0,
+                              self.cfg.file.clock_skew_max)
         line = self.encoder.line("agent_clock", accepted.identity.tags(),
                                  {"offset_ms": offset, "skewed": 1 if skewed else 0}, time.time_ns())
         await self.pipeline.add_own([line.encode()])
