@@ -30,18 +30,19 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import aiomqtt
+import msgspec
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent import wire
 from collector.acks import MqttAckPublisher
-from collector.config import CollectorConfig
+from collector.config import AgentIdentity, CollectorConfig
 from collector.errors import ConfigError
 from collector.influx import InfluxClient, make_influx_client
-from collector.limits import AgentLimits
+from collector.limits import RATE_LIMITED, AgentLimits
 from collector.lineproto import LineEncoder
 from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
@@ -53,6 +54,17 @@ from common.secret_files import read_secret
 from common.supervise import supervise
 
 log = logging.getLogger("collector")
+
+
+class _Head(msgspec.Struct):
+    """The start of a batch, read without its points (unknown fields are skipped)."""
+
+    v: int
+    agent: str
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+
+
+_HEAD = msgspec.json.Decoder(_Head)
 MAX_REJECTION_LABELS = 1000
 """(agent, reason) pairs counted separately; beyond this, agents outside the inventory count as ``(other)``."""
 
@@ -94,6 +106,9 @@ class Collector:
         finish = done or (lambda rejected: None)
         try:
             identity, kind = self.validator.identify(topic)
+            if kind == "metrics" and self.limits.exhausted(identity.agent) and \
+                    await self._refuse_unread(identity, payload, finish):
+                return
             if kind == "metrics":
                 accepted = self.validator.metrics(identity, payload)
                 self.last_seen[identity.agent] = time.time()
@@ -120,6 +135,22 @@ class Collector:
             self.loglimit.log(log, logging.WARNING, f"rejected:{agent}:{exc.reason}",
                               "rejected message from agent %s on %s: %s", agent, topic, str(exc)[:500])
             finish(True)
+
+    async def _refuse_unread(self, identity: AgentIdentity, payload: bytes, finish: Callable[[bool], None]) -> bool:
+        """The agent's bucket is empty: refuse the batch (``rate_limited``, final: acked) after reading only its
+        sequence number, not its points. False when the header is unreadable or the batch is a resend."""
+        try:
+            head = _HEAD.decode(payload)
+        except msgspec.DecodeError:
+            return False
+        agent = identity.agent
+        if head.agent != agent or head.v != wire.SCHEMA_VERSION or self.pipeline.knows(agent, head.seq):
+            return False
+        self.rejected_by_agent[(agent, RATE_LIMITED)] += 1
+        self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{RATE_LIMITED}",
+                          "agent %s: batch %d refused unread (%s)", agent, head.seq, RATE_LIMITED)
+        await self.pipeline.add(Accepted(identity, head.seq, []), content=payload, done=lambda: finish(False))
+        return True
 
     def _limit(self, accepted: Accepted) -> Accepted:
         """Apply the agent's limits: refused points are counted per agent and reason and not written; the batch

@@ -86,6 +86,16 @@ class AgentLimits:
             state = self._agents[agent] = _AgentState(float(self.cfg.burst_points), self.clock())
         return state
 
+    def exhausted(self, agent: str) -> bool:
+        """True when the agent's bucket is empty: its next batch is refused whatever its size, so the consumer
+        can refuse it before decoding it (a flood then costs the collector little)."""
+        state = self._state(agent)
+        now = self.clock()
+        state.tokens = min(float(self.cfg.burst_points),
+                           state.tokens + (now - state.refilled) * self.cfg.points_per_second)
+        state.refilled = now
+        return state.tokens < 1.0
+
     def admit(self, agent: str, lines: Sequence[bytes]) -> Admission:
         """Which lines (points) of a batch from ``agent`` (already known to the inventory) may be written."""
         state = self._state(agent)

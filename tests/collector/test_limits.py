@@ -24,7 +24,9 @@ def test_the_bucket_admits_the_burst_then_the_rate() -> None:
     refused = limits.admit("a", _lines("a", range(5)))
     assert refused.rejected == {RATE_LIMITED: 5} and refused.admitted == []
     assert limits.admit("b", _lines("b", range(5))).rejected == {}  # another agent has its own bucket
+    assert limits.exhausted("a") and not limits.exhausted("b")
     clock.t += 1.0  # 10 tokens back
+    assert not limits.exhausted("a")
     assert limits.admit("a", _lines("a", range(5)) * 2).rejected == {}
     assert limits.admit("a", _lines("a", range(1))).rejected == {RATE_LIMITED: 1}
 

@@ -77,10 +77,13 @@ def test_rate_flood_is_rate_limited_and_the_honest_agent_loses_nothing(tmp_path:
         wait_for(lambda: len(hostile.acked_seqs()) == 30, 60, what="every hostile batch acked")
         assert set(hostile.acked_seqs().values()) == {1}
         assert_honest_complete(fleet, metrics)
+        # refused after decoding (points counted) or, once the bucket is empty, unread (batches counted)
         limited = metrics.value("points_rejected_total", agent="pc-hostile", reason="rate_limited")
+        limited += 100 * metrics.value("rejected_total", agent="pc-hostile", reason="rate_limited")
         assert 0 < limited < 3000 and limited % 100 == 0  # whole batches
         assert _hostile_stored(server, db) == 3000 - limited
         assert metrics.value("points_rejected_total", agent="pc-honest", reason="rate_limited") == 0
+        assert metrics.value("rejected_total", agent="pc-honest", reason="rate_limited") == 0
         assert fleet.stored_count() == HONEST_POINTS + 3000 - limited
     finally:
         if hostile:
