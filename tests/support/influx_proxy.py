@@ -5,7 +5,8 @@
 - an HTTP status (401, 403, 404, 500, 503 ...): answered with that status and an InfluxDB-like error body;
 - ``"timeout"``: the request is held (no answer) until the mode changes, so the client's timeout fires;
 - ``"too_large"``: bodies over ``max_body`` bytes get 413, smaller ones are forwarded.
-Every ``/write`` is recorded as (status answered, number of lines) in ``writes``.
+Every ``/write`` is recorded as (status answered, number of lines) in ``writes``; a held one (timeout mode) is
+recorded as (0, lines) when it arrives.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class InfluxProxy:
                 if not self.path.startswith(("/write", "/api/v2/write")):
                     self._forward(body)
                     return
-                status = proxy._decide(len(body))
+                status = proxy._decide(len(body), body.count(b"\n") + 1 if body else 0)
                 if status is None:
                     status = self._forward(body)
                 else:
@@ -91,10 +92,11 @@ class InfluxProxy:
             self._mode = value
             self._changed.notify_all()
 
-    def _decide(self, size: int) -> int | None:
+    def _decide(self, size: int, lines: int) -> int | None:
         """The status to inject for a write of ``size`` bytes, or None to forward it."""
         with self._changed:
             if self._mode == "timeout":
+                self.writes.append((0, lines))  # held: the client's timeout fires first
                 held = self._mode
                 self._changed.wait_for(lambda: self._mode != held, timeout=60)
                 return 503  # the client has timed out long ago; this answer is never read
@@ -104,7 +106,7 @@ class InfluxProxy:
 
     def failed_writes(self) -> int:
         with self._changed:
-            return sum(1 for status, _ in self.writes if status >= 300)
+            return sum(1 for status, _ in self.writes if status >= 300 or status == 0)
 
     def start(self) -> InfluxProxy:
         self._thread.start()
