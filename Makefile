@@ -1,4 +1,4 @@
-.PHONY: run test stop status bench lint
+.PHONY: run test stop status bench bench-hostile lint
 run:      ## start the whole stack on this machine and show the data
 	scripts/run.sh
 test:     ## the test command (the same as CI)
@@ -9,5 +9,7 @@ status:
 	.venv/bin/python -m devstack status; .venv/bin/commune-collector status
 bench:    ## benchmarks (not part of the tests): footprint, throughput, timing accuracy
 	scripts/bench.sh
+bench-hostile: ## honest ack latency and collector RSS under each hostile flood, as ratios (not a test)
+	scripts/bench.sh hostile
 lint:
 	.venv/bin/ruff check agent collector common devstack tests bench && .venv/bin/mypy

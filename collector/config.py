@@ -16,6 +16,7 @@ import yaml
 from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
 from collector.alerts.settings import AlertsSection
 from collector.errors import ConfigError
+from collector.limits import LimitsSection
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 from common.config_errors import describe_validation_error
 
@@ -40,6 +41,9 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     reconnect_min: Seconds = 1.0
     reconnect_max: Seconds = 30.0
+    receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 500
+    """MQTT 5 Receive Maximum: QoS 1 messages the broker sends before the collector PUBACKs one. The collector
+    PUBACKs a message only once its batch is written (or finally rejected), so the broker keeps the rest."""
 
 
 class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,6 +63,8 @@ class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_pending_points: Annotated[int, msgspec.Meta(ge=1000)] = 200_000
     """When this many points wait for InfluxDB, the collector stops reading MQTT (back-pressure)."""
     create_database: bool = True
+    quarantine_max_bytes: Annotated[int, msgspec.Meta(ge=4096)] = 32 * 1024 * 1024
+    """The quarantine file is rotated beyond this size (one older file is kept): at most ~2x on disk."""
 
 
 class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -82,6 +88,10 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     alerts: AlertsSection = msgspec.field(default_factory=AlertsSection)
     """Alert rules evaluated by the collector, posted to Alertmanager (see docs/alerts.md)."""
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    """Per-agent limits (points/s, new series per hour, total series); see docs/operator-guide.md."""
+    log_lines_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Per kind of repeated warning (per agent where it names one); the rest are counted and suppressed."""
 
 
 class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

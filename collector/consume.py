@@ -10,6 +10,14 @@ Measurements it writes itself (through ``Pipeline.add_own``)
 - ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0) — from the retained status
   and the last will.
 The same counters, per-agent last-seen times and rejections by agent and reason are on ``/metrics``.
+
+Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for ``mqtt.receive_maximum``
+(Receive Maximum) and acknowledges by hand: a message is PUBACKed only once its batch is written to InfluxDB
+(or finally rejected: invalid, unknown agent, over a limit). Until then the broker keeps it, so while InfluxDB
+is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector, and a
+collector crash loses nothing (the broker delivers the unacked messages again). Every message is counted from
+receipt to PUBACK: ``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight``
+gauge (with its peak, ``messages_inflight_peak``).
 """
 
 from __future__ import annotations
@@ -20,9 +28,13 @@ import logging
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Annotated, Any
 
 import aiomqtt
+import msgspec
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -30,10 +42,12 @@ from agent import wire
 from collector.acks import MqttAckPublisher
 from collector.alerts.promstats import AlertMetrics
 from collector.alerts.service import AlertService
-from collector.config import CollectorConfig
+from collector.config import AgentIdentity, CollectorConfig
 from collector.errors import ConfigError
 from collector.influx import InfluxClient, make_influx_client
+from collector.limits import RATE_LIMITED, AgentLimits
 from collector.lineproto import LineEncoder
+from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
 from collector.schema_check import TimeWindow
@@ -46,6 +60,19 @@ from common.supervise import supervise
 log = logging.getLogger("collector")
 
 
+class _Head(msgspec.Struct):
+    """The start of a batch, read without its points (unknown fields are skipped)."""
+
+    v: int
+    agent: str
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+MAX_REJECTION_LABELS = 1000
+"""(agent, reason) pairs counted separately; beyond this, agents outside the inventory count as ``(other)``."""
+
+
 class Collector:
     def __init__(self, cfg: CollectorConfig, state_dir: Path, influx: InfluxClient | None = None) -> None:
         self.cfg = cfg
@@ -55,11 +82,20 @@ class Collector:
         self.validator = Validator(cfg.inventory, self.encoder, window=TimeWindow(
             cfg.file.clock_skew_max, cfg.file.max_point_age, cfg.file.max_future))
         self.acks = MqttAckPublisher()
+        self.loglimit = LogLimiter(per_interval=cfg.file.log_lines_per_minute, interval=60.0)
         self.pipeline = Pipeline(
             self.influx, self.acks, batch_points=cfg.influx.batch_points, flush_interval=cfg.influx.flush_interval,
             max_pending_points=cfg.influx.max_pending_points, quarantine_path=state_dir / "quarantine.jsonl",
+            quarantine_max_bytes=cfg.influx.quarantine_max_bytes, loglimit=self.loglimit,
         )
+        self.limits = AgentLimits(cfg.file.limits)
         self.rejected_by_agent: Counter[tuple[str, str]] = Counter()  # (agent from the topic, reason)
+        self.points_rejected: Counter[tuple[str, str]] = Counter()  # (agent, reason): points refused by a limit
+        self.messages: Counter[str] = Counter()  # received, acked, rejected, stale (PUBACK after a reconnect)
+        self.inflight = 0
+        self.inflight_peak = 0
+        self._paused: Any = None  # the socket whose reading is paused (too many messages not yet PUBACKed)
+        self._session = 0  # the MQTT connection's number; a PUBACK belongs to the connection it came on
         self.clock_skewed: Counter[str] = Counter()
         self.last_seen: dict[str, float] = {}  # agent -> unix seconds of its last valid message
         self.received = 0
@@ -71,15 +107,22 @@ class Collector:
             self.metrics.registry.register(AlertMetrics(self.alerts))
 
     # message handling ---------------------------------------------------------------------------
-    async def handle(self, topic: str, payload: bytes) -> None:
+    async def handle(self, topic: str, payload: bytes, done: Callable[[bool], None] | None = None) -> None:
+        """Validate, limit and queue one message. ``done(rejected)`` runs once it is written (False) or finally
+        rejected (True): the MQTT loop PUBACKs it then."""
         self.received += 1
+        finish = done or (lambda rejected: None)
         try:
             identity, kind = self.validator.identify(topic)
+            if kind == "metrics" and self.limits.exhausted(identity.agent) and \
+                    await self._refuse_unread(identity, payload, finish):
+                return
             if kind == "metrics":
                 accepted = self.validator.metrics(identity, payload)
                 self.rejected_by_agent.update({(identity.agent, r): n for r, n in accepted.rejected.items()})
                 self.last_seen[identity.agent] = time.time()
-                await self.pipeline.add(accepted)
+                accepted = self._limit(accepted)
+                await self.pipeline.add(accepted, content=payload, done=lambda: finish(False))
                 if self.alerts is not None:
                     self.alerts.observe(identity, accepted.points)
                 if accepted.clock_offset_ms is not None:
@@ -90,21 +133,58 @@ class Collector:
                 line = self.encoder.line("agent_status", identity.tags(),
                                          {"state": status.state, "online": 1 if status.state == "online" else 0},
                                          time.time_ns())
-                await self.pipeline.add_own([line.encode()])
+                await self.pipeline.add_own([line.encode()], done=lambda: finish(False))
             else:
                 raise wire.WireError("bad_topic", f"unexpected topic kind {kind!r}")
         except wire.WireError as exc:
             parts = topic.split("/")
             agent = parts[2] if len(parts) == 4 and wire.is_valid_agent_id(parts[2]) else "(invalid)"
+            if self.cfg.inventory.get(agent) is None and (agent, exc.reason) not in self.rejected_by_agent and \
+                    len(self.rejected_by_agent) >= MAX_REJECTION_LABELS:
+                agent = "(other)"  # bounded: topic names not in the inventory could otherwise grow without end
             self.rejected_by_agent[(agent, exc.reason)] += 1
-            log.warning("rejected message from agent %s on %s: %s", agent, topic, exc)
+            self.loglimit.log(log, logging.WARNING, f"rejected:{agent}:{exc.reason}",
+                              "rejected message from agent %s on %s: %s", agent, topic, str(exc)[:500])
+            finish(True)
+
+    async def _refuse_unread(self, identity: AgentIdentity, payload: bytes, finish: Callable[[bool], None]) -> bool:
+        """The agent's bucket is empty: refuse the batch (``rate_limited``, final: acked) after reading only its
+        sequence number, not its points. False when the header is unreadable or the batch is a resend."""
+        try:
+            head = _HEAD.decode(payload)
+        except msgspec.DecodeError:
+            return False
+        agent = identity.agent
+        if head.agent != agent or head.v != wire.SCHEMA_VERSION or self.pipeline.knows(agent, head.seq):
+            return False
+        self.rejected_by_agent[(agent, RATE_LIMITED)] += 1
+        self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{RATE_LIMITED}",
+                          "agent %s: batch %d refused unread (%s)", agent, head.seq, RATE_LIMITED)
+        await self.pipeline.add(Accepted(identity, head.seq, []), content=payload, done=lambda: finish(False))
+        return True
+
+    def _limit(self, accepted: Accepted) -> Accepted:
+        """Apply the agent's limits: refused points are counted per agent and reason and not written; the batch
+        is still acked (a rejection is final)."""
+        agent = accepted.identity.agent
+        if self.pipeline.knows(agent, accepted.seq):
+            return accepted  # a resend: the pipeline acks or drops it; it costs no tokens and opens no series
+        admission = self.limits.admit(agent, accepted.lines)
+        if not admission.rejected:
+            return accepted
+        for reason, n in admission.rejected.items():
+            self.points_rejected[(agent, reason)] += n
+            self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{reason}",
+                              "agent %s: %d point(s) of batch %d refused (%s)", agent, n, accepted.seq, reason)
+        return replace(accepted, lines=[accepted.lines[i] for i in admission.admitted])
 
     async def _check_clock(self, accepted: Accepted, offset: float) -> None:
         skewed = abs(offset) > self.cfg.file.clock_skew_max * 1000.0
         if skewed:
             self.clock_skewed[accepted.identity.agent] += 1
-            log.warning("agent %s clock is off by %.1fs (limit %.0fs)", accepted.identity.agent, offset / 1000.0,
-                        self.cfg.file.clock_skew_max)
+            self.loglimit.log(log, logging.WARNING, f"clock:{accepted.identity.agent}",
+                              "agent %s clock is off by %.1fs (limit %.0fs)", accepted.identity.agent, offset / 1000.0,
+                              self.cfg.file.clock_skew_max)
         line = self.encoder.line("agent_clock", accepted.identity.tags(),
                                  {"offset_ms": offset, "skewed": 1 if skewed else 0}, time.time_ns())
         await self.pipeline.add_own([line.encode()])
@@ -119,13 +199,17 @@ class Collector:
 
     def counters(self) -> dict[str, int]:
         c = self.pipeline.stats.counters
-        return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS}}
+        return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS},
+                **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale", "read_pauses")},
+                "log_suppressed": self.loglimit.suppressed_total}
 
     def stats_fields(self) -> dict[str, int]:
         rejected = self.rejected
         fields = self.counters()
         fields.update(rejected_total=sum(rejected.values()), pending_points=self.pipeline.pending_points,
-                      pending_batches=self.pipeline.pending_batches, mqtt_connected=1 if self.connected else 0)
+                      pending_batches=self.pipeline.pending_batches, mqtt_connected=1 if self.connected else 0,
+                      messages_inflight=self.inflight, messages_inflight_peak=self.inflight_peak,
+                      points_rejected_total=sum(self.points_rejected.values()))
         fields.update({f"rejected_{k}": v for k, v in rejected.items()})
         return fields
 
@@ -143,14 +227,68 @@ class Collector:
         tls_context = client_tls_context(m.ca_file, m.cert_file, m.key_file) if m.tls or m.ca_file else None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = int(m.session_expiry)
+        props.ReceiveMaximum = m.receive_maximum  # flow control: the broker keeps what we cannot take yet
         client = aiomqtt.Client(
             m.host, m.port, username=m.username or None,
             password=read_secret(m.password, m.password_file, f"{self.cfg.source}: mqtt.password_file", ConfigError),
             identifier=m.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props,
-            keepalive=m.keepalive, tls_context=tls_context, max_queued_incoming_messages=10_000,
+            keepalive=m.keepalive, tls_context=tls_context,
+            # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
+            max_queued_incoming_messages=0,
         )
+        client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
+        deliver = client._client.on_message
+
+        def count_receipt(*args: Any) -> None:  # counted as paho hands it over, before aiomqtt's queue
+            self.messages["received"] += 1
+            self.inflight += 1
+            self.inflight_peak = max(self.inflight_peak, self.inflight)
+            if deliver is not None:
+                deliver(*args)
+            if self.inflight > m.receive_maximum:
+                self._pause_reading(client)
+
+        client._client.on_message = count_receipt
         client.pending_calls_threshold = 10_000  # acks to many agents at once are normal
         return client
+
+    def _pause_reading(self, client: aiomqtt.Client) -> None:
+        """The broker sent more than our Receive Maximum (Mosquitto 2.0.11 does once PUBACKs flow): stop reading
+        the socket until enough messages are PUBACKed, so memory stays bounded. Nothing is lost: what the broker
+        cannot send waits there (TCP back-pressure), unacked."""
+        sock = client._client.socket()
+        if self._paused is None and sock is not None:
+            asyncio.get_running_loop().remove_reader(sock)
+            self._paused = sock
+            self.messages["read_pauses"] += 1
+
+    def _resume_reading(self, client: aiomqtt.Client) -> None:
+        sock, self._paused = self._paused, None
+        if sock is not None and client._client.socket() is sock:
+            client._on_socket_open(client._client, None, sock)  # aiomqtt's own reader callback, registered again
+
+    def _puback(self, client: aiomqtt.Client, session: int, message: aiomqtt.Message) -> Callable[[bool], None]:
+        """The ``done`` of one message: PUBACK it on the connection it came on (after a reconnect the broker
+        sends it again, and that copy is acked instead)."""
+        mid, qos = message.mid, message.qos
+        acked = False
+
+        def done(rejected: bool) -> None:
+            nonlocal acked
+            if acked:
+                return
+            acked = True
+            if session != self._session:
+                self.messages["stale"] += 1
+                return
+            self.inflight -= 1
+            self.messages["rejected" if rejected else "acked"] += 1
+            if qos > 0:
+                client._client.ack(mid, qos)
+            if self._paused is not None and self.inflight <= self.cfg.mqtt.receive_maximum:
+                self._resume_reading(client)
+
+        return done
 
     async def _mqtt_loop(self) -> None:
         m = self.cfg.mqtt
@@ -164,11 +302,12 @@ class Collector:
                     await client.subscribe(f"{wire.TOPIC_ROOT}/+/metrics", qos=1)
                     await client.subscribe(f"{wire.TOPIC_ROOT}/+/status", qos=1)
                     self.acks.client = client
+                    session = self._session
                     async for message in client.messages:
                         payload = message.payload
                         if not isinstance(payload, bytes | bytearray):
                             payload = str(payload).encode()
-                        await self.handle(str(message.topic), bytes(payload))
+                        await self.handle(str(message.topic), bytes(payload), self._puback(client, session, message))
             except Exception as exc:  # MQTT errors may arrive wrapped in an ExceptionGroup
                 err = mqtt_error(exc)
                 if err is None:
@@ -177,6 +316,9 @@ class Collector:
             finally:
                 self.connected = False
                 self.acks.client = None
+                self._session += 1  # messages not yet PUBACKed come again on the next connection
+                self.inflight = 0
+                self._paused = None
             wait = backoff.next()
             log.info("reconnecting to mqtt in %.1fs", wait)
             await asyncio.sleep(wait)

@@ -4,8 +4,9 @@
 - ``V2Writer``: ``POST /api/v2/write?org=&bucket=&precision=ns`` with ``Authorization: Token`` (InfluxDB 2.x/3.x).
 Reads use InfluxQL on ``/query`` (1.x natively, 2.x through its v1-compatible endpoint with DBRP, 3.x natively).
 
-A write returns normally on 2xx. Otherwise it raises WriteError: ``retryable`` for 5xx, 429 and connection
-errors (keep the data, try again later); not retryable for 4xx (the data itself is bad).
+A write returns normally on 2xx. Otherwise it raises WriteError with a ``kind`` (see ``classify``): only a write
+InfluxDB rejects for a line's content may be bisected and quarantined; auth and missing-target errors
+(401/403/404) block the writer until an operator fixes them, 413 splits the write, 5xx/429/timeouts retry.
 """
 
 from __future__ import annotations
@@ -18,6 +19,25 @@ import msgspec
 from collector.config import InfluxSection
 from collector.errors import ConfigError, WriteError
 from common.secret_files import read_secret
+
+_CONTENT_MARKERS = ("partial write", "field type conflict", "unable to parse", "invalid", "bad timestamp",
+                    "points beyond retention policy", "max-values-per-tag", "max-series-per-database")
+_BLOCKED = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+
+
+def classify(status: int, text: str) -> tuple[str, str]:
+    """(kind, reason) of a non-2xx answer; see ``WriteError``. A 400/422 counts as a content rejection only
+    when InfluxDB's message says so; any other client error keeps the data (blocked) rather than lose it."""
+    if status >= 500 or status == 429:
+        return "retry", f"http_{status}"
+    if status == 413:
+        return "too_large", "too_large"
+    if status in _BLOCKED:
+        return "blocked", _BLOCKED[status]
+    low = text.lower()
+    if status in (400, 422) and any(m in low for m in _CONTENT_MARKERS):
+        return "content", "content"
+    return "blocked", f"http_{status}"
 
 
 class InfluxClient(Protocol):
@@ -68,10 +88,14 @@ class _HttpBase:
                 if 200 <= r.status < 300:
                     return
                 text = (await r.text())[:2000]
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise WriteError(f"InfluxDB {self.base} unreachable: {type(exc).__name__}: {exc}", retryable=True) from None
-        retryable = r.status >= 500 or r.status == 429
-        raise WriteError(f"InfluxDB answered {r.status}: {text.strip()}", status=r.status, retryable=retryable)
+        except TimeoutError:
+            raise WriteError(f"InfluxDB {self.base} did not answer within {self.cfg.timeout:g}s", kind="retry",
+                             reason="timeout") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise WriteError(f"InfluxDB {self.base} unreachable: {type(exc).__name__}: {exc}", kind="retry",
+                             reason="unreachable") from None
+        kind, reason = classify(r.status, text)
+        raise WriteError(f"InfluxDB answered {r.status}: {text.strip()}", status=r.status, kind=kind, reason=reason)
 
     async def query(self, q: str) -> list[dict[str, Any]]:
         """Run InfluxQL; returns the list of series dicts of the first statement."""

@@ -5,11 +5,19 @@ string field values: double-quoted with ``"`` and ``\\`` escaped. Integers get t
 written with repr (always a decimal point or exponent, so InfluxDB keeps them floats); booleans true/false.
 Tags are sorted by key (InfluxDB's canonical order, cheaper ingest). Empty tag values are left out;
 trailing backslashes of keys and tag values are removed (InfluxDB 1.x rejects them in any form).
+
+The caches are bounded: least recently used entries go first beyond ``max_cache`` entries, and a series
+whose escaped prefix is longer than ``max_cached_bytes`` is encoded every time instead of cached, so a
+hostile agent's long tags cannot make the caches large (``max_cache`` x ``max_cached_bytes`` at most).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+K = TypeVar("K")
 
 _MEAS = str.maketrans({",": r"\,", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
@@ -36,14 +44,28 @@ def format_value(value: object) -> str:
     return '"' + str(value).translate(_STR) + '"'
 
 
-class LineEncoder:
-    """Encodes points; caches the escaped ``measurement,tags`` prefix per series."""
+def _remember(cache: OrderedDict[K, str], key: K, value: str, max_entries: int, max_bytes: int) -> None:
+    if len(value) > max_bytes:
+        return
+    cache[key] = value
+    if len(cache) > max_entries:
+        cache.popitem(last=False)
 
-    def __init__(self, max_cache: int = 100_000) -> None:
-        self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
-        self._keys: dict[str, str] = {}
-        self._point_prefix: dict[tuple[str, str, tuple[tuple[str, str], ...]], str] = {}
+
+class LineEncoder:
+    """Encodes points; caches the escaped ``measurement,tags`` prefix per series (LRU, bounded)."""
+
+    def __init__(self, max_cache: int = 20_000, max_cached_bytes: int = 1024) -> None:
+        self._cache: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], str] = OrderedDict()
+        self._keys: OrderedDict[str, str] = OrderedDict()
+        self._point_prefix: OrderedDict[tuple[str, str, tuple[tuple[str, str], ...]], str] = OrderedDict()
         self._max_cache = max_cache
+        self._max_bytes = max_cached_bytes
+
+    def cache_sizes(self) -> tuple[int, int]:
+        """(entries, characters) held by the caches."""
+        caches: list[OrderedDict[object, str]] = [self._cache, self._keys, self._point_prefix]  # type: ignore[list-item]
+        return sum(len(c) for c in caches), sum(len(v) for c in caches for v in c.values())
 
     def series(self, measurement: str, tags: Iterable[tuple[str, str]]) -> str:
         key = (measurement, tuple(sorted(tags)))
@@ -55,9 +77,9 @@ class LineEncoder:
                 if ev:
                     parts.append(f"{escape_key(k)}={ev}")
             prefix = ",".join(parts)
-            if len(self._cache) >= self._max_cache:
-                self._cache.clear()
-            self._cache[key] = prefix
+            _remember(self._cache, key, prefix, self._max_cache, self._max_bytes)
+        else:
+            self._cache.move_to_end(key)
         return prefix
 
     def point_line(self, agent: str, identity_tags: Mapping[str, str], measurement: str, tags: Mapping[str, str],
@@ -67,9 +89,10 @@ class LineEncoder:
         key = (agent, measurement, tuple(tags.items()))
         prefix = self._point_prefix.get(key)
         if prefix is None:
-            if len(self._point_prefix) >= self._max_cache:
-                self._point_prefix.clear()
-            prefix = self._point_prefix[key] = self.series(measurement, {**tags, **identity_tags}.items())
+            prefix = self.series(measurement, {**tags, **identity_tags}.items())
+            _remember(self._point_prefix, key, prefix, self._max_cache, self._max_bytes)
+        else:
+            self._point_prefix.move_to_end(key)
         return self._with_fields(prefix, fields, ts_ns)
 
     def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ns: int) -> str:
@@ -81,9 +104,8 @@ class LineEncoder:
         for k, v in fields.items():
             ek = keys.get(k)
             if ek is None:
-                if len(keys) >= self._max_cache:
-                    keys.clear()
-                ek = keys[k] = escape_key(k)
+                ek = escape_key(k)
+                _remember(keys, k, ek, self._max_cache, self._max_bytes)
             t = type(v)
             if t is float:
                 parts.append(f"{ek}={v!r}")

@@ -31,7 +31,17 @@ _HELP = {
     "acks_sent": "Ack messages published to agents.",
     "acks_failed": "Ack messages that could not be published (the agent resends; it is acked then).",
     "write_errors": "Failed InfluxDB writes (each is retried, or split when InfluxDB rejects the data).",
-    "points_quarantined": "Points InfluxDB rejected, kept in the quarantine file.",
+    "points_quarantined": "Points InfluxDB rejected for their content, kept in the quarantine file, by agent and "
+                          "reason.",
+    "seq_reused": "Batches whose sequence number was already seen with different content (dropped, logged).",
+    "quarantine_dropped": "Quarantine records deleted when the capped quarantine file rotated.",
+    "messages_received": "MQTT messages delivered to the collector (each is PUBACKed once written or rejected).",
+    "messages_acked": "MQTT messages PUBACKed after their batch was written.",
+    "messages_rejected": "MQTT messages PUBACKed after a final rejection (invalid, unknown agent ...).",
+    "messages_stale": "Messages whose connection closed before their PUBACK (the broker delivers them again).",
+    "log_suppressed": "Log lines suppressed by the per-kind rate limit.",
+    "messages_read_pauses": "Times the collector stopped reading MQTT because the broker sent more than Receive "
+                            "Maximum (resumed once enough messages were PUBACKed).",
     "duplicates_dropped": "Batches an agent sent again while the first copy was still pending.",
     "duplicates_reacked": "Batches an agent sent again after they were written: acked again, not rewritten.",
     "own_points": "Points the collector made itself (agent status, agent clock, its own stats).",
@@ -50,8 +60,36 @@ class CollectorMetrics(_PromCollector):
     def collect(self) -> Iterator[Metric]:
         c = self.collector
         counters = c.counters()
-        for key in ("received", *COUNTERS):
-            yield CounterMetricFamily(PREFIX + key, _HELP[key], value=counters[key])
+        for key in ("received", *COUNTERS, "messages_received", "messages_acked", "messages_rejected",
+                    "messages_stale", "messages_read_pauses", "log_suppressed"):
+            if key != "points_quarantined":
+                yield CounterMetricFamily(PREFIX + key, _HELP[key], value=counters[key])
+        quarantined = CounterMetricFamily(PREFIX + "points_quarantined", _HELP["points_quarantined"],
+                                          labels=["agent", "reason"])
+        for (agent, reason), n in sorted(c.pipeline.stats.quarantined.items()):
+            quarantined.add_metric([agent, reason], n)
+        yield quarantined
+        limited = CounterMetricFamily(PREFIX + "points_rejected", "Points refused by a per-agent limit, by agent and "
+                                      "reason (rate_limited, series_limit); their batch is acked.",
+                                      labels=["agent", "reason"])
+        for (agent, reason), n in sorted(c.points_rejected.items()):
+            limited.add_metric([agent, reason], n)
+        yield limited
+        blocked = GaugeMetricFamily(PREFIX + "influx_write_blocked", "1 while InfluxDB refuses every write for this "
+                                    "reason (unauthorized, forbidden, not_found ...): data is kept, nothing acked.",
+                                    labels=["reason"])
+        for reason, v in sorted(c.pipeline.blocked.items()):
+            blocked.add_metric([reason], v)
+        yield blocked
+        yield GaugeMetricFamily(PREFIX + "messages_inflight", "MQTT messages received and not yet PUBACKed (at most "
+                                "mqtt.receive_maximum).", value=c.inflight)
+        yield GaugeMetricFamily(PREFIX + "messages_inflight_peak", "The highest messages_inflight since start.",
+                                value=c.inflight_peak)
+        series = GaugeMetricFamily(PREFIX + "agent_series", "Series the collector has seen per agent (limited by "
+                                   "limits.max_series).", labels=["agent"])
+        for agent in sorted(c.last_seen):
+            series.add_metric([agent], c.limits.series_count(agent))
+        yield series
         rejected = CounterMetricFamily(PREFIX + "rejected", "Messages rejected, by agent (from the topic) and reason.",
                                        labels=["agent", "reason"])
         for (agent, reason), n in sorted(c.rejected_by_agent.items()):

@@ -3,6 +3,7 @@
 #   scripts/bench.sh            agent footprint (2 min) and collector throughput
 #   scripts/bench.sh soak       a long outage soak (see bench/soak.py)
 #   scripts/bench.sh alerts     fault -> notification mail latency with the default rules (~7 min)
+#   scripts/bench.sh hostile    honest ack latency / collector RSS under hostile floods (bench/hostile.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh >/dev/null

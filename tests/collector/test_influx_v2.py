@@ -70,13 +70,17 @@ async def test_v2_write_sends_token_org_bucket(influx2: StandIn) -> None:
     assert influx2.received == [b"m,commune=07900 v=1.0 1\nm,commune=07900 v=2.0 2"]
 
 
-@pytest.mark.parametrize(("over", "status"), [({"token": "wrong"}, 401), ({"bucket": "other"}, 404)])
-async def test_v2_client_errors_are_not_retryable(influx2: StandIn, over: dict[str, str], status: int) -> None:
+@pytest.mark.parametrize(("over", "status", "reason"), [({"token": "wrong"}, 401, "unauthorized"),
+                                                     ({"bucket": "other"}, 404, "not_found")])
+async def test_v2_auth_and_missing_bucket_block_and_keep_the_data(influx2: StandIn, over: dict[str, str], status: int,
+                                                                  reason: str) -> None:
+    """A wrong token or a missing bucket is not the data's fault: the write is retried (never quarantined)."""
     writer = make_influx_client(_cfg(influx2.url, **over))
     with pytest.raises(WriteError) as err:
         await writer.write(b"m v=1.0 1")
     await writer.close()
-    assert err.value.status == status and not err.value.retryable
+    assert err.value.status == status and err.value.retryable
+    assert err.value.kind == "blocked" and err.value.reason == reason
 
 
 async def test_v2_bad_line_and_unavailable(influx2: StandIn) -> None:
@@ -84,6 +88,7 @@ async def test_v2_bad_line_and_unavailable(influx2: StandIn) -> None:
     with pytest.raises(WriteError) as err:
         await writer.write(b"m v=1.0 1\ngarbage")
     assert err.value.status == 400 and "unable to parse" in str(err.value) and not err.value.retryable
+    assert err.value.kind == "content"
     influx2.unavailable = True
     with pytest.raises(WriteError) as err:
         await writer.write(b"m v=1.0 1")

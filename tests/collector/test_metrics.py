@@ -78,8 +78,11 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
         assert f"# HELP {exposed} " in text and f"# TYPE {exposed} {family.type}\n" in text
     expected_counters = {"received", "batches_accepted", "points_accepted", "points_written", "batches_written",
                          "acks_sent", "acks_failed", "write_errors", "points_quarantined", "duplicates_dropped",
-                         "duplicates_reacked", "own_points", "rejected", "clock_skewed"}
-    expected_gauges = {"pending_points", "pending_batches", "mqtt_connected", "agent_last_seen_seconds"}
+                         "duplicates_reacked", "own_points", "rejected", "clock_skewed", "seq_reused",
+                         "quarantine_dropped", "messages_received", "messages_acked", "messages_rejected",
+                         "messages_stale", "messages_read_pauses", "log_suppressed", "points_rejected"}
+    expected_gauges = {"pending_points", "pending_batches", "mqtt_connected", "agent_last_seen_seconds",
+                       "influx_write_blocked", "messages_inflight", "messages_inflight_peak", "agent_series"}
     assert {n for n, f in families.items() if f.type == "counter"} == {f"commune_collector_{n}" for n in expected_counters}
     assert {n for n, f in families.items() if f.type == "gauge"} == {f"commune_collector_{n}" for n in expected_gauges}
 
@@ -95,6 +98,12 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
     assert value("commune_collector_rejected_total", agent="pc-a", reason="bad_version") == 1
     assert value("commune_collector_rejected_total", agent="pc-x", reason="unknown_agent") == 1
     assert value("commune_collector_pending_points") == 0 and value("commune_collector_mqtt_connected") == 1
+    # every message is counted from receipt to PUBACK: one written, three finally rejected, none in flight
+    assert value("commune_collector_messages_received_total") == 4
+    assert value("commune_collector_messages_acked_total") == 1
+    assert value("commune_collector_messages_rejected_total") == 3
+    assert value("commune_collector_messages_inflight") == 0
+    assert value("commune_collector_agent_series", agent="pc-a") == 1
     assert before <= value("commune_collector_agent_last_seen_seconds", agent="pc-a") <= time.time()
     assert not [s for s in families["commune_collector_agent_last_seen_seconds"].samples if s.labels["agent"] == "pc-x"]
     assert server.rows('SELECT count("value") FROM "synthetic"', db)[0]["count"] == 2

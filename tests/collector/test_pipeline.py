@@ -179,3 +179,20 @@ async def test_failed_acks_are_counted_and_own_points_need_none(influx: tuple[In
     assert [(a, ack.ranges) for a, ack in recorder.sent] == [("pc-1", [(1, 1)])]
     assert pipeline.stats.counters["own_points"] == 1 and pipeline.stats.counters["points_written"] == 2
     assert server.rows('SELECT "v" FROM "own"', db)[0]["v"] == 2.0
+
+
+async def test_a_sequence_number_reused_with_other_content_is_logged_and_not_written(
+        influx: tuple[Influx, str], caplog: pytest.LogCaptureFixture) -> None:
+    server, db = influx
+    writer = V1Writer(InfluxSection(url=server.url, database=db))
+    recorder = RecordingAcks()
+    pipeline = Pipeline(writer, recorder, flush_interval=0.01)
+    await pipeline.add(_accepted("pc-1", 9, ["r v=1.0 1"]))
+    await pipeline.add(_accepted("pc-1", 9, ["r v=1.0 1"]))  # an honest resend: same content, no log line
+    await _drain(pipeline)
+    assert pipeline.stats.counters["seq_reused"] == 0 and "sequence number" not in caplog.text
+    await pipeline.add(_accepted("pc-1", 9, ["r v=5.0 2"]))  # same number, other content
+    await writer.close()
+    assert pipeline.stats.counters["seq_reused"] == 1
+    assert "agent pc-1 sent sequence number 9 again with different content" in caplog.text
+    assert [r["v"] for r in server.rows('SELECT "v" FROM "r"', db)] == [1.0]
