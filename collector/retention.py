@@ -10,7 +10,8 @@
 - ``cm_meta`` (infinite) holds two small measurements at timestamp 0, rewritten at every start:
   ``rollup_choice`` (which policy fits a time range; dashboards read it in their hidden ``rp`` variable)
   and ``commune_inventory`` (every commune of the province with its number of agents and sites, so a
-  commune without an agent is a row with ``agents = 0``, not a missing one).
+  commune without an agent is a row with ``agents = 0``, not a missing one; ``label`` = "code name" feeds
+  the dashboards' commune picker).
 
 Only InfluxDB 1.x (``influx.api: v1``): on 2.x the same rollups are tasks into buckets ``<db>/rp_1m`` and
 ``<db>/rp_1h`` with DBRP mappings (docs/dashboards.md); ``ensure`` then does nothing.
@@ -155,7 +156,8 @@ def inventory_lines(cfg: CollectorConfig, encoder: LineEncoder) -> list[str]:
     for code, commune in sorted(communes(cfg.file.province).items()):
         tags = {"province": str(commune.province_code), "commune": code, "commune_name": commune.name}
         lines.append(encoder.line("commune_inventory", tags,
-                                  {"agents": agents[code], "sites": len(sites.get(code, ()))}, 0))
+                                  {"agents": agents[code], "sites": len(sites.get(code, ())),
+                                   "label": f"{code} {commune.name}"}, 0))
     return lines
 
 

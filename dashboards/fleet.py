@@ -39,11 +39,12 @@ def build() -> dash.Dashboard:
             .with_target(InfluxQL('SELECT mean("offset_ms") FROM "$rp"."agent_clock" WHERE $timeFilter '
                                   'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent"))
             .unit("ms").thresholds(thresholds((None, "green"), (30000, "red"))), 12, 8)
-    lay.add(timeseries.Panel().title("Agent trực tuyến")
-            .description("Số agent có trạng thái online (theo tin nhắn trạng thái và di chúc MQTT).")
-            .with_target(InfluxQL('SELECT sum("o") FROM (SELECT min("online") AS "o" FROM "$rp"."agent_status" '
-                                  'WHERE $timeFilter GROUP BY time($__interval), "agent" fill(previous)) '
-                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)', alias="online")), 12, 8)
+    lay.add(timeseries.Panel().title("Số agent đang báo về")
+            .description("Số agent có dữ liệu trong từng khoảng thời gian: giảm đột ngột là mất kết nối hàng loạt "
+                         "(mất điện, sự cố nhà mạng) hoặc collector có vấn đề.")
+            .with_target(InfluxQL('SELECT count("q") FROM (SELECT last("queue_depth") AS "q" FROM "$rp"."agent" '
+                                  'WHERE $timeFilter GROUP BY time($__interval), "agent") '
+                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)', alias="agent")), 12, 8)
     lay.row("Collector")
     lay.add(timeseries.Panel().title("Tốc độ nhận và ghi")
             .description("Điểm dữ liệu collector nhận và ghi vào InfluxDB mỗi giây.")
