@@ -33,6 +33,7 @@ from collector.influx import InfluxClient, make_influx_client
 from collector.lineproto import LineEncoder
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
+from collector.retention import ensure_retention
 from collector.validate import Accepted, Validator
 from common.backoff import Backoff
 from common.mqtt import client_tls_context, mqtt_error
@@ -204,6 +205,7 @@ class Collector:
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._ensure_database()
+        await ensure_retention(self.cfg, self.influx)  # policies, rollup CQs, meta points (idempotent)
         try:
             async with asyncio.TaskGroup() as tg:
                 if self.cfg.file.metrics_listen:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import table, timeseries
 
-from dashboards.lib import RAW_RP, InfluxQL, Layout, board, link_to, rp_variable, sort_by, thresholds, transform
+from dashboards.lib import (
+    RAW_RP,
+    InfluxQL,
+    Layout,
+    board,
+    link_to,
+    rp_variable,
+    sort_by,
+    thresholds,
+    transform,
+)
 
 
 def build() -> dash.Dashboard:

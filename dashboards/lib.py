@@ -12,7 +12,6 @@ from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
-from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as m
 
 from collector.retention import META_RP, RetentionSection

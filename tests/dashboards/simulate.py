@@ -61,7 +61,7 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
     first_of_site = {}
     for a in agents:
         first_of_site.setdefault((a.commune.code, a.site), a.agent)
-    for i, ident in enumerate(agents):
+    for ident in agents:
         yield enc.line("agent_status", ident.tags(), {"state": "online", "online": 1}, int(start * 1e9))
     totals = {"received": 0, "points_accepted": 0, "points_written": 0, "rejected_total": 0,
               "rejected_malformed": 0, "write_errors": 0}
