@@ -3,8 +3,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -28,26 +26,6 @@ class Seeded:
     end: float
 
 
-def write_lines(url: str, db: str, lines: Iterator[str], batch: int = 5000) -> int:
-    n = 0
-    buf: list[str] = []
-
-    def flush() -> None:
-        req = urllib.request.Request(f"{url}/write?db={db}&precision=ns", data="\n".join(buf).encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=60) as r:
-            assert r.status == 204, r.status
-        buf.clear()
-
-    for line in lines:
-        buf.append(line)
-        n += 1
-        if len(buf) >= batch:
-            flush()
-    if buf:
-        flush()
-    return n
-
-
 async def _setup(influx: Influx, db: str, seeded: Seeded) -> None:
     icfg = InfluxSection(url=influx.url, database=db)
     client = make_influx_client(icfg)
@@ -56,7 +34,7 @@ async def _setup(influx: Influx, db: str, seeded: Seeded) -> None:
         await retention.ensure()
         cfg = CollectorConfig("simulated", CollectorFileConfig(influx=icfg), seeded.fleet.inventory)
         await retention.write_meta(cfg)
-        write_lines(influx.url, db, simulate.lines(seeded.fleet, seeded.start, seeded.end, 300))
+        simulate.write_lines(influx.url, db, simulate.lines(seeded.fleet, seeded.start, seeded.end, 300))
         # the continuous queries only roll up the intervals that just ended: roll up the seeded day by hand
         await retention.backfill(_rfc3339(seeded.start - 3600), _rfc3339(seeded.end + 3600))
     finally:

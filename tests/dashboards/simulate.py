@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -172,3 +173,24 @@ def _router(enc: LineEncoder, tags: dict[str, str], i: int, t: float, start: flo
     if rebooted:
         yield enc.line("snmp_event", {**tags, "device": "router", "event": "reboot"},
                        {"previous_uptime_s": 86400.0, "uptime_s": 60.0}, ns)
+
+
+def write_lines(url: str, db: str, lines: Iterator[str], batch: int = 5000) -> int:
+    """POST line protocol to InfluxDB 1.x in batches; returns the number of points."""
+    n = 0
+    buf: list[str] = []
+
+    def flush() -> None:
+        req = urllib.request.Request(f"{url}/write?db={db}&precision=ns", data="\n".join(buf).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            assert r.status == 204, r.status
+        buf.clear()
+
+    for line in lines:
+        buf.append(line)
+        n += 1
+        if len(buf) >= batch:
+            flush()
+    if buf:
+        flush()
+    return n
