@@ -134,6 +134,13 @@ def transform(id_val: str, options: dict[str, Any]) -> m.DataTransformerConfig:
     return m.DataTransformerConfig(id_val=id_val, options=options)
 
 
+def join_on(field: str) -> list[m.DataTransformerConfig]:
+    """Outer-join table frames on ``field`` (every row of the first frame stays): drop the frames' time
+    columns first, which differ per query and would otherwise keep rows apart."""
+    return [transform("filterFieldsByName", {"exclude": {"pattern": "^Time$"}}),
+            transform("joinByField", {"byField": field, "mode": "outer"})]
+
+
 def reduce_last() -> common_b.ReduceDataOptions:
     return common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 

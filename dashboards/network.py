@@ -32,13 +32,9 @@ def build() -> dash.Dashboard:
     lay.add(table.Panel().title("Thời gian chạy và khởi động lại")
             .description("Thời gian thiết bị đã chạy liên tục và số lần khởi động lại trong khoảng thời gian đang "
                          "xem; khởi động lại nhiều là dấu hiệu nguồn điện hoặc thiết bị cũ.")
-            .with_target(InfluxQL(f'SELECT last("uptime_s") AS "uptime" FROM "{RAW_RP}"."snmp_device" '
-                                  'WHERE $timeFilter GROUP BY "commune", "commune_name", "site", "device"',
-                                  "A", table=True))
-            .with_target(InfluxQL(f'SELECT count("uptime_s") AS "reboots" FROM "{RAW_RP}"."snmp_event" '
-                                  'WHERE $timeFilter AND "event" = \'reboot\' '
-                                  'GROUP BY "commune", "commune_name", "site", "device"', "B", table=True))
-            .with_transformation(transform("merge", {}))
+            .with_target(InfluxQL(f'SELECT last("uptime_s") AS "uptime", sum("rebooted") AS "reboots" '
+                                  f'FROM "{RAW_RP}"."snmp_device" WHERE $timeFilter '
+                                  'GROUP BY "commune", "commune_name", "site", "device"', table=True))
             .with_transformation(transform("organize", {"excludeByName": {"Time": True, "commune": True},
                                                          "renameByName": RENAME}))
             .override_by_name("Thời gian chạy", [m.DynamicConfigValue("unit", "s")])

@@ -17,6 +17,7 @@ from dashboards.lib import (
     Layout,
     board,
     commune_data_link,
+    join_on,
     link_to,
     reduce_last,
     rp_variable,
@@ -45,15 +46,14 @@ def status_table() -> table.Panel:
         .with_target(InfluxQL(PING_NOW, "B", table=True))
         .with_target(InfluxQL(HTTP_NOW, "C", table=True))
         .with_target(InfluxQL(AGENTS_NOW, "D", table=True))
-        .with_transformation(transform("merge", {}))
-        .with_transformation(transform("calculateField", {
+        .transformations([*join_on("commune"), transform("calculateField", {
             "alias": "status", "mode": "reduceRow",
-            "reduce": {"include": ["ping_ok", "portal_ok"], "reducer": "min"}, "replaceFields": False}))
-        .with_transformation(transform("organize", {
-            "excludeByName": {"Time": True, "sites": True},
+            "reduce": {"include": ["ping_ok", "portal_ok"], "reducer": "min"}, "replaceFields": False}),
+                          transform("organize", {
+            "excludeByName": {"sites": True},
             "renameByName": {"commune": "Mã", "commune_name": "Xã/phường", "agents": "Số agent",
                              "reporting": "Agent đang báo", "ping_ok": "Mạng", "portal_ok": "Cổng dịch vụ",
-                             "status": "Tình trạng"}}))
+                             "status": "Tình trạng"}})])
         .override_by_name("Tình trạng", [
             m.DynamicConfigValue("mappings", status_mappings()),
             m.DynamicConfigValue("custom.cellOptions", {"type": "color-background"})])

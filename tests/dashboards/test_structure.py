@@ -30,6 +30,8 @@ def test_regenerating_reproduces_the_committed_json_exactly() -> None:
     assert set(files) == set(committed)
     for name, text in files.items():
         assert text == committed[name], f"{name} differs: run python -m dashboards.generate"
+    docs = generate.DOCS.read_text("utf-8")
+    assert docs == generate.docs_text(docs), "docs/dashboards.md panel tables differ: run python -m dashboards.generate"
 
 
 def test_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
@@ -111,3 +113,12 @@ def test_dashboard_provider_points_at_a_folder() -> None:
     p = prov["providers"][0]
     assert p["type"] == "file" and p["folderUid"] and p["options"]["path"]
 
+
+
+def test_the_docs_name_every_dashboard_and_panel() -> None:
+    doc = (JSON_DIR.parents[1] / "docs" / "dashboards.md").read_text("utf-8")
+    for board in dashboards().values():
+        assert board["title"] in doc and board["uid"] in doc
+        for p in panels(board):
+            if p["type"] != "row":
+                assert f"| {p['title']} | {p['description']} |" in doc, p["title"]
