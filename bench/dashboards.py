@@ -47,7 +47,7 @@ def run_query(url: str, db: str, q: str) -> tuple[float, bool]:
 
 
 async def seed(url: str, db: str, args: argparse.Namespace) -> tuple[int, simulate.Fleet]:
-    icfg = InfluxSection(url=url, database=db)
+    icfg = InfluxSection(url=url, database=db, timeout=600)  # a day's SELECT ... INTO takes more than 10 s
     client = make_influx_client(icfg)
     fleet = simulate.fleet(args.communes)
     try:
