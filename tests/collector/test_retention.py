@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
-from collector.config import AgentIdentity, CollectorConfig, CollectorFileConfig, InfluxSection, Inventory
+from collector.config import (
+    AgentIdentity,
+    CollectorConfig,
+    CollectorFileConfig,
+    InfluxSection,
+    Inventory,
+    load_config,
+)
+from collector.consume import Collector
 from collector.influx import make_influx_client
 from collector.registry import communes
 from collector.retention import (
@@ -168,3 +179,25 @@ async def test_nothing_is_created_on_influxdb_2(influx: tuple[Influx, str]) -> N
 def test_every_rollup_reads_the_policy_below_it() -> None:
     rs = rollups(RetentionSection(raw_policy="raw"))
     assert {(r.source_rp, r.target_rp, r.every) for r in rs} == {("raw", MINUTE_RP, "1m"), (MINUTE_RP, HOUR_RP, "1h")}
+
+
+async def test_the_collector_sets_them_up_when_it_starts(tmp_path: Path, mosquitto: int,
+                                                          influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({"agents": {"pc-a": {"commune": "07900"}}}))
+    (tmp_path / "collector.yaml").write_text(yaml.safe_dump({
+        "inventory": "fleet.yaml", "mqtt": {"port": mosquitto, "client_id": f"collector-{db}"},
+        "influx": {"url": server.url, "database": db}}))
+    collector = Collector(load_config(tmp_path / "collector.yaml"), tmp_path / "state")
+    task = asyncio.create_task(collector.run())
+    try:
+        async with asyncio.timeout(30):
+            while not collector.connected:  # connects to MQTT only after the start-up steps
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert {MINUTE_RP, HOUR_RP, META_RP} <= set(_policies(server, db))
+    assert len(_cqs(server, db)) == 2 * len(ROLLUPS)
+    rows = server.rows(f'SELECT "agents" FROM "{META_RP}"."commune_inventory" WHERE "commune" = \'07900\'', db)
+    assert [r["agents"] for r in rows] == [1]
