@@ -89,12 +89,13 @@ def build() -> dash.Dashboard:
                  "Time": "Lúc"})
             .thresholds(thresholds((None, "red"), (7, "orange"), (30, "green"))), 12, 8)
     lay.row("Router và mạng LAN")
-    lay.add(tbl("Cổng mạng của router", "Trạng thái từng cổng (1 = hoạt động) và mức sử dụng.",
+    lay.add(tbl("Cổng mạng của router", "Trạng thái từng cổng (1 = hoạt động), mức sử dụng và gói lỗi.",
                 f'SELECT last("oper_up") AS "up", last("admin_up") AS "enabled", last("in_util_percent") AS "in_util", '
-                f'last("out_util_percent") AS "out_util" FROM "{RAW_RP}"."snmp_interface" WHERE $timeFilter AND {SEL} '
+                f'last("out_util_percent") AS "out_util", last("in_errors_per_s") AS "in_err" '
+                f'FROM "{RAW_RP}"."snmp_interface" WHERE $timeFilter AND {SEL} '
                 'GROUP BY "site", "device", "interface"',
                 {"site": "Điểm", "device": "Thiết bị", "interface": "Cổng", "up": "Hoạt động", "enabled": "Bật",
-                 "in_util": "Vào (%)", "out_util": "Ra (%)", "Time": "Lúc"}), 12, 8)
+                 "in_util": "Vào (%)", "out_util": "Ra (%)", "in_err": "Lỗi vào (gói/s)", "Time": "Lúc"}), 12, 8)
     lay.add(ts("Lưu lượng router", "Lưu lượng vào/ra của từng cổng router.",
                f'SELECT mean("in_bps") AS "vào", mean("out_bps") AS "ra" FROM "$rp"."snmp_interface" '
                f'WHERE $timeFilter AND {SEL} GROUP BY time($__interval), "device", "interface" fill(none)', "bps",

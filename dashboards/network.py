@@ -60,11 +60,12 @@ def build() -> dash.Dashboard:
                                   'GROUP BY time($__interval), "commune_name", "device" fill(none)',
                                   alias="$tag_commune_name $tag_device"))
             .unit("percent"), 12, 9)
-    lay.add(timeseries.Panel().title("Lỗi gói tin trên cổng")
-            .description("Gói lỗi mỗi giây (vào + ra) trên các cổng của từng thiết bị: cáp hỏng, cổng hỏng, "
-                         "nhiễu.")
+    lay.add(timeseries.Panel().title("Lỗi gói tin trên cổng đường lên")
+            .description("Gói lỗi mỗi giây (vào + ra) trên cổng đường lên (uplink) của từng thiết bị: cáp hỏng, "
+                         "cổng hỏng, nhiễu. Lỗi trên các cổng LAN: bảng \"Cổng mạng của router\" ở trang chi tiết xã.")
             .with_target(InfluxQL('SELECT mean("in_errors_per_s") + mean("out_errors_per_s") FROM "$rp"."snmp_interface" '
-                                  'WHERE $timeFilter GROUP BY time($__interval), "commune_name", "device" fill(none)',
+                                  'WHERE $timeFilter AND "role" = \'uplink\' '
+                                  'GROUP BY time($__interval), "commune_name", "device" fill(none)',
                                   alias="$tag_commune_name $tag_device"))
             .unit("pps"), 24, 9)
     return b
