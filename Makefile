@@ -12,4 +12,4 @@ bench:    ## benchmarks (not part of the tests): footprint, throughput, timing a
 bench-hostile: ## honest ack latency and collector RSS under each hostile flood, as ratios (not a test)
 	scripts/bench.sh hostile
 lint:
-	.venv/bin/ruff check agent collector common devstack tests bench && .venv/bin/mypy
+	.venv/bin/ruff check agent collector common devstack dashboards tests bench && .venv/bin/mypy

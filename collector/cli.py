@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
     report_arguments(sub.add_parser("report", help="monthly infrastructure-readiness report (XLSX, DOCX, PDF, HTML)"))
     _alert_parsers(sub)
+    db = sub.add_parser("dashboards", help="Grafana dashboards").add_subparsers(dest="dashboards_command",
+                                                                               required=True)
+    push = db.add_parser("push", help="upload the generated dashboards to Grafana (folder, overwrite)")
+    push.add_argument("--url", default=os.environ.get("GRAFANA_URL", "http://127.0.0.1:3000"))
+    push.add_argument("--token-file", type=Path, default=None,
+                      help="file holding a Grafana service-account token (default: $GRAFANA_TOKEN)")
+    push.add_argument("--dir", type=Path, default=Path("dashboards/json"), help="generated dashboards")
+    push.add_argument("--folder-uid", default="commune-monitor")
+    push.add_argument("--folder-title", default="Commune Monitor")
+
     return p
 
 
@@ -126,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             return report_main(args)
         if args.command in ("alertmanager-config", "maintenance", "ack", "silences", "zalo-adapter"):
             return _alerting(args)
+        if args.command == "dashboards":
+            return _dashboards_push(args)
     except CollectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -209,6 +221,25 @@ def _alerting(args: argparse.Namespace) -> int:
     except AlertmanagerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    return 0
+
+
+def _dashboards_push(args: argparse.Namespace) -> int:
+    from collector.grafana_push import PushError, push
+
+    if args.token_file:
+        try:
+            token = args.token_file.read_text().strip()
+        except OSError as exc:
+            raise PushError(f"{args.token_file}: cannot read: {exc.strerror or exc}") from None
+    else:
+        token = os.environ.get("GRAFANA_TOKEN", "")
+    if not token:
+        raise PushError("no Grafana token: give --token-file or set GRAFANA_TOKEN")
+    result = push(args.url, token, args.dir, args.folder_uid, args.folder_title)
+    print(f"folder {result.folder_uid}: {'created' if result.folder_created else 'exists'}")
+    for d in result.dashboards:
+        print(f"{d.get('uid')}: version {d.get('version')} {args.url.rstrip('/')}{d.get('url', '')}")
     return 0
 
 

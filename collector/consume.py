@@ -50,6 +50,7 @@ from collector.lineproto import LineEncoder
 from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
+from collector.retention import ensure_retention
 from collector.schema_check import TimeWindow
 from collector.validate import Accepted, Validator
 from common.backoff import Backoff
@@ -359,6 +360,7 @@ class Collector:
     async def run(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._ensure_database()
+        await ensure_retention(self.cfg, self.influx)  # policies, rollup CQs, meta points (idempotent)
         try:
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
                 if self.alerts is not None:

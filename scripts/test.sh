@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-echo "== ruff"; .venv/bin/ruff check agent collector common devstack tests bench
+echo "== ruff"; .venv/bin/ruff check agent collector common devstack dashboards tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 set +e

@@ -1,0 +1,80 @@
+"""Agent fleet and collector health."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import table, timeseries
+
+from dashboards.lib import (
+    RAW_RP,
+    InfluxQL,
+    Layout,
+    board,
+    link_to,
+    rp_variable,
+    sort_by,
+    thresholds,
+    transform,
+)
+
+
+def build() -> dash.Dashboard:
+    b = (board("fleet", "Agent và collector", "Các agent còn báo về không, hàng đợi, đồng hồ; collector nhận, "
+               "ghi, từ chối bao nhiêu.", ["vận hành"])
+         .with_variable(rp_variable()).link(link_to("overview", "Toàn tỉnh")))
+    lay = Layout(b)
+    lay.row("Agent")
+    lay.add(table.Panel().title("Agent: lần cuối báo về")
+            .description("Mỗi agent một dòng: lần cuối có dữ liệu (7 ngày qua), hàng đợi chưa gửi, số lô bị bỏ, "
+                         "lệch đồng hồ. Agent lâu không báo về nằm trên cùng.")
+            .with_target(InfluxQL(
+                f'SELECT last("queue_depth") AS "queue", last("queue_dropped_total") AS "dropped", '
+                f'last("clock_offset_ms") AS "offset_ms" FROM "{RAW_RP}"."agent" WHERE time > now() - 7d '
+                'GROUP BY "commune_name", "site", "agent"', table=True))
+            .with_transformation(transform("organize", {"renameByName": {
+                "Time": "Lần cuối", "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
+                "queue": "Hàng đợi (lô)", "dropped": "Đã bỏ (lô)", "offset_ms": "Lệch đồng hồ (ms)"}}))
+            .filterable(True).sort_by([sort_by("Lần cuối")]), 24, 10)
+    lay.add(timeseries.Panel().title("Hàng đợi của agent")
+            .description("Số lô chưa được collector xác nhận, lớn nhất theo xã: tăng là mất kết nối tới trung tâm.")
+            .with_target(InfluxQL('SELECT max("queue_depth") FROM "$rp"."agent" WHERE $timeFilter '
+                                  'GROUP BY time($__interval), "commune_name" fill(none)', alias="$tag_commune_name")),
+            12, 8)
+    lay.add(timeseries.Panel().title("Lô bị bỏ")
+            .description("Tổng số lô agent đã phải bỏ vì hàng đợi đầy/quá cũ (bộ đếm cộng dồn): tăng là mất dữ liệu.")
+            .with_target(InfluxQL('SELECT max("queue_dropped_total") FROM "$rp"."agent" WHERE $timeFilter '
+                                  'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent")), 12, 8)
+    lay.add(timeseries.Panel().title("Lệch đồng hồ")
+            .description("Đồng hồ collector trừ đồng hồ agent; lệch quá 30 giây làm sai thời điểm của dữ liệu.")
+            .with_target(InfluxQL('SELECT mean("offset_ms") FROM "$rp"."agent_clock" WHERE $timeFilter '
+                                  'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent"))
+            .unit("ms").thresholds(thresholds((None, "green"), (30000, "red"))), 12, 8)
+    lay.add(timeseries.Panel().title("Số agent đang báo về")
+            .description("Số agent có dữ liệu trong từng khoảng thời gian: giảm đột ngột là mất kết nối hàng loạt "
+                         "(mất điện, sự cố nhà mạng) hoặc collector có vấn đề.")
+            .with_target(InfluxQL('SELECT count("q") FROM (SELECT last("queue_depth") AS "q" FROM "$rp"."agent" '
+                                  'WHERE $timeFilter GROUP BY time($__interval), "agent") '
+                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)', alias="agent")), 12, 8)
+    lay.row("Collector")
+    lay.add(timeseries.Panel().title("Tốc độ nhận và ghi")
+            .description("Điểm dữ liệu collector nhận và ghi vào InfluxDB mỗi giây.")
+            .with_target(InfluxQL('SELECT non_negative_derivative(max("points_accepted"), 1s) AS "nhận", '
+                                  'non_negative_derivative(max("points_written"), 1s) AS "ghi" FROM "$rp"."collector" '
+                                  'WHERE $timeFilter GROUP BY time($__interval), "collector" fill(none)',
+                                  alias="$tag_collector $col"))
+            .unit("pps"), 12, 8)
+    lay.add(timeseries.Panel().title("Bản tin bị từ chối")
+            .description("Bản tin bị từ chối mỗi phút, theo lý do (rejected_<lý do>): sai định dạng, sai phiên bản, "
+                         "agent không có trong danh mục...")
+            .with_target(InfluxQL(f'SELECT non_negative_derivative(max(/^rejected_/), 1m) FROM "{RAW_RP}"."collector" '
+                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)'))
+            .unit("short"), 12, 8)
+    lay.add(timeseries.Panel().title("Ghi vào InfluxDB")
+            .description("Điểm chờ ghi (độ trễ ghi: tăng khi InfluxDB chậm) và số lần ghi lỗi mỗi phút.")
+            .with_target(InfluxQL('SELECT max("pending_points") AS "đang chờ" FROM "$rp"."collector" WHERE $timeFilter '
+                                  'GROUP BY time($__interval) fill(none)', "A"))
+            .with_target(InfluxQL('SELECT non_negative_derivative(max("write_errors"), 1m) AS "lỗi ghi" '
+                                  'FROM "$rp"."collector" WHERE $timeFilter GROUP BY time($__interval) fill(none)', "B")),
+            24, 8)
+    return b
+

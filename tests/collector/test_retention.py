@@ -1,0 +1,203 @@
+"""Retention policies, rollup continuous queries and the meta points, against a real InfluxDB 1.x."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from collector.config import (
+    AgentIdentity,
+    CollectorConfig,
+    CollectorFileConfig,
+    InfluxSection,
+    Inventory,
+    load_config,
+)
+from collector.consume import Collector
+from collector.influx import make_influx_client
+from collector.registry import communes
+from collector.retention import (
+    HOUR_RP,
+    META_RP,
+    MINUTE_RP,
+    ROLLUPS,
+    Retention,
+    RetentionSection,
+    ensure_retention,
+    rollups,
+)
+from devstack.services import free_port
+from tests.support.services import Influx
+
+pytestmark = pytest.mark.integration
+
+
+def _cfg(influx: Influx, db: str, agents: dict[str, AgentIdentity] | None = None) -> CollectorConfig:
+    return CollectorConfig("test", CollectorFileConfig(influx=InfluxSection(url=influx.url, database=db)),
+                           Inventory("test", agents or {}))
+
+
+def _policies(influx: Influx, db: str) -> dict[str, tuple[str, bool]]:
+    return {r["name"]: (r["duration"], r["default"]) for r in influx.rows(f'SHOW RETENTION POLICIES ON "{db}"', db)}
+
+
+def _cqs(influx: Influx, db: str) -> dict[str, str]:
+    return {name: q for s in influx.query("SHOW CONTINUOUS QUERIES", db) if s["name"] == db for name, q in s.get("values", [])}
+
+
+async def test_policies_and_continuous_queries_are_created_once(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    try:
+        r = Retention(client, cfg.influx, RetentionSection())
+        await r.ensure()
+        first = (_policies(server, db), _cqs(server, db))
+        assert first[0] == {"autogen": ("720h0m0s", True), MINUTE_RP: ("17472h0m0s", False),
+                            HOUR_RP: ("17472h0m0s", False), META_RP: ("0s", False)}
+        assert set(first[1]) == {f"cm_{g}_{m}" for g in ("1m", "1h") for m in ROLLUPS}
+        assert "INTO" in first[1]["cm_1m_ping"] and "autogen.ping" in first[1]["cm_1m_ping"]
+        await r.ensure()
+        assert (_policies(server, db), _cqs(server, db)) == first
+    finally:
+        await client.close()
+
+
+async def test_a_changed_duration_or_query_is_put_back(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    try:
+        await Retention(client, cfg.influx, RetentionSection()).ensure()
+        server.query(f'ALTER RETENTION POLICY "autogen" ON "{db}" DURATION 7d', db)
+        server.query(f'DROP CONTINUOUS QUERY "cm_1h_http" ON "{db}"', db)
+        server.query(f'DROP CONTINUOUS QUERY "cm_1m_ping" ON "{db}"', db)
+        server.query(f'CREATE CONTINUOUS QUERY "cm_1m_ping" ON "{db}" BEGIN SELECT mean("ok") AS "ok" INTO '
+                     f'"{db}"."{MINUTE_RP}"."ping" FROM "{db}"."autogen"."ping" GROUP BY time(1m), * END', db)
+        await Retention(client, cfg.influx, RetentionSection(raw_duration="60d")).ensure()
+        assert _policies(server, db)["autogen"] == ("1440h0m0s", True)
+        cqs = _cqs(server, db)
+        assert "cm_1h_http" in cqs and "rtt_avg_ms" in cqs["cm_1m_ping"]
+    finally:
+        await client.close()
+
+
+async def test_installed_continuous_queries_produce_rollups_with_the_raw_field_names(influx: tuple[Influx, str]) -> None:
+    """Run each installed CQ's own query by hand over the last hours (what InfluxDB runs every interval)."""
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    now = int(time.time()) // 3600 * 3600 - 3600  # a whole hour that has ended
+    lines = []
+    for k in range(120):  # one ping point every 30 s for an hour, ok 3 times in 4
+        t = now - 3600 + 30 * k
+        ok = 0 if k % 4 == 0 else 1
+        lines.append(f"ping,commune=07900,agent=pc-1,target=8.8.8.8,name=google,role=public ok={ok}i,"
+                     f"loss_percent={100 - 100 * ok}.0,rtt_avg_ms={10 + k % 2}.0 {t}000000000")
+    try:
+        await Retention(client, cfg.influx, RetentionSection()).ensure()
+        await client.write("\n".join(lines).encode())
+        cqs = _cqs(server, db)
+        window = f"time >= {now - 3600}s AND time < {now}s"
+        for name in ("cm_1m_ping", "cm_1h_ping"):
+            select = cqs[name].split(" BEGIN ", 1)[1].removesuffix(" END")
+            server.query(select.replace(" GROUP BY time(", f" WHERE {window} GROUP BY time("), db)
+        minute = server.rows(f'SELECT "ok", "rtt_avg_ms", "loss_percent" FROM "{MINUTE_RP}"."ping" GROUP BY *', db)
+        assert len(minute) == 60 and {r["ok"] for r in minute} == {0.5, 1.0}
+        assert {r["rtt_avg_ms"] for r in minute} == {10.5} and minute[0]["commune"] == "07900"
+        hour = server.rows(f'SELECT "ok", "loss_percent" FROM "{HOUR_RP}"."ping" GROUP BY *', db)
+        assert len(hour) == 1 and hour[0]["ok"] == 0.75 and hour[0]["loss_percent"] == 25.0
+        assert hour[0]["agent"] == "pc-1" and hour[0]["role"] == "public"
+    finally:
+        await client.close()
+
+
+async def test_backfill_rolls_up_points_that_arrived_late(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    day_ago = int(time.time()) // 3600 * 3600 - 86400
+    try:
+        r = Retention(client, cfg.influx, RetentionSection())
+        await r.ensure()
+        await client.write(f"host,agent=pc-1 cpu_percent=30.0 {day_ago}000000000\n"
+                           f"host,agent=pc-1 cpu_percent=50.0 {day_ago + 20}000000000".encode())
+        await r.backfill(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(day_ago - 3600)),
+                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(day_ago + 3600)))
+        assert [x["cpu_percent"] for x in server.rows(f'SELECT * FROM "{MINUTE_RP}"."host"', db)] == [40.0]
+        assert [x["cpu_percent"] for x in server.rows(f'SELECT * FROM "{HOUR_RP}"."host"', db)] == [40.0]
+    finally:
+        await client.close()
+
+
+async def test_meta_points_list_every_commune_and_the_rollup_choice(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    phu_tho = communes()
+    viet_tri = phu_tho["07900"]
+    agents = {f"pc-{k}": AgentIdentity(f"pc-{k}", viet_tri, "main" if k < 2 else "annex", "") for k in range(3)}
+    cfg = _cfg(server, db, agents)
+    client = make_influx_client(cfg.influx)
+    try:
+        await ensure_retention(cfg, client)
+        await ensure_retention(cfg, client)  # idempotent: same points, overwritten
+        rows = server.rows(f'SELECT * FROM "{META_RP}"."commune_inventory"', db)
+        assert len(rows) == len(phu_tho) == 148
+        vt = next(r for r in rows if r["commune"] == "07900")
+        assert (vt["agents"], vt["sites"], vt["label"]) == (3, 2, "07900 Phường Việt Trì")
+        assert sum(r["agents"] for r in rows) == 3
+        choice = server.rows(f'SELECT "rp", "from_ms", "to_ms" FROM "{META_RP}"."rollup_choice"', db)
+        assert [c["rp"] for c in sorted(choice, key=lambda c: c["from_ms"])] == ["autogen", MINUTE_RP, HOUR_RP]
+    finally:
+        await client.close()
+
+
+async def test_start_up_carries_on_when_influxdb_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = CollectorConfig("t", CollectorFileConfig(influx=InfluxSection(url=f"http://127.0.0.1:{free_port()}",
+                                                                        timeout=2)), Inventory("t", {}))
+    client = make_influx_client(cfg.influx)
+    with caplog.at_level(logging.WARNING, logger="collector.retention"):
+        await ensure_retention(cfg, client)
+    await client.close()
+    assert "retention policies / rollups not set up" in caplog.text
+
+
+async def test_nothing_is_created_on_influxdb_2(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    icfg = InfluxSection(url=server.url, database=db, api="v2", token="t")
+    cfg = CollectorConfig("t", CollectorFileConfig(influx=icfg), Inventory("t", {}))
+    client = make_influx_client(icfg)
+    await ensure_retention(cfg, client)
+    await client.close()
+    assert set(_policies(server, db)) == {"autogen"} and not _cqs(server, db)
+
+
+def test_every_rollup_reads_the_policy_below_it() -> None:
+    rs = rollups(RetentionSection(raw_policy="raw"))
+    assert {(r.source_rp, r.target_rp, r.every) for r in rs} == {("raw", MINUTE_RP, "1m"), (MINUTE_RP, HOUR_RP, "1h")}
+
+
+async def test_the_collector_sets_them_up_when_it_starts(tmp_path: Path, mosquitto: int,
+                                                          influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump({"agents": {"pc-a": {"commune": "07900"}}}))
+    (tmp_path / "collector.yaml").write_text(yaml.safe_dump({
+        "inventory": "fleet.yaml", "mqtt": {"port": mosquitto, "client_id": f"collector-{db}"},
+        "influx": {"url": server.url, "database": db}}))
+    collector = Collector(load_config(tmp_path / "collector.yaml"), tmp_path / "state")
+    task = asyncio.create_task(collector.run())
+    try:
+        async with asyncio.timeout(30):
+            while not collector.connected:  # connects to MQTT only after the start-up steps
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert {MINUTE_RP, HOUR_RP, META_RP} <= set(_policies(server, db))
+    assert len(_cqs(server, db)) == 2 * len(ROLLUPS)
+    rows = server.rows(f'SELECT "agents" FROM "{META_RP}"."commune_inventory" WHERE "commune" = \'07900\'', db)
+    assert [r["agents"] for r in rows] == [1]
