@@ -80,6 +80,8 @@ class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     site: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "main"
     name: str = ""
     """Human label (e.g. "Máy một cửa 1")."""
+    role: str = ""
+    """What the PC is for (e.g. "mot-cua"); written by enrolment, used for Ansible groups."""
 
 
 class _RawInventory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
