@@ -133,7 +133,9 @@ def test_agent_files_config_and_hardened_unit(converged: Converged) -> None:
     assert cfg["agent"] == {"id": "pc-linux-01"}
     assert cfg["mqtt"] == {"host": "127.0.0.1", "port": converged.mqtt_port, "password_file": "agent.password",
                            "tls": {"ca_file": "ca.pem"}}
+    # probes come from the enrolled bundle: the gateway and the province's portals
     assert cfg["probes"]["ping"]["gateway"] is True and cfg["probes"]["http"]["catalogue"] == "phutho"
+    assert {"host": "dichvucong.gov.vn", "name": "dvc-quoc-gia", "role": "public"} in cfg["probes"]["ping"]["targets"]
     v = subprocess.run([str(BIN / "commune-agent"), "validate", "-c", etc / "agent.yaml"], capture_output=True, text=True,
                        timeout=60)
     assert v.returncode == 0, v.stdout + v.stderr
