@@ -58,17 +58,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _run_until_signal(agent: object) -> None:
-    import signal
-
+    from agent.hostos import install_stop_handlers
     from agent.runner import Agent
 
     assert isinstance(agent, Agent)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):  # Windows: no signal handlers on the loop
-            loop.add_signal_handler(sig, task.cancel)
+    install_stop_handlers(loop, task)  # Windows: Ctrl+C/Ctrl+Break from the service wrapper
     with contextlib.suppress(asyncio.CancelledError):
         await agent.run()
     log.info("agent stopped")

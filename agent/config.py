@@ -120,7 +120,22 @@ def load_config(path: str | Path) -> AgentConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, str(path))
+    cfg = parse_config(data, str(path))
+    _relative_to(cfg, path.parent)
+    return cfg
+
+
+def _relative_to(cfg: AgentConfig, base: Path) -> None:
+    """Relative credential paths in the mqtt section are relative to the config file's own directory,
+    so an enrolled bundle (config, password, CA) works wherever it is copied."""
+
+    def resolve(p: str) -> str:
+        return str(base / p) if p and not Path(p).is_absolute() else p
+
+    cfg.mqtt.password_file = resolve(cfg.mqtt.password_file)
+    if cfg.mqtt.tls is not None:
+        for field in ("ca_file", "cert_file", "key_file"):
+            setattr(cfg.mqtt.tls, field, resolve(getattr(cfg.mqtt.tls, field)))
 
 
 def mqtt_password(cfg: AgentConfig) -> str | None:

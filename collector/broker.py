@@ -1,5 +1,5 @@
 """Broker security generated from the fleet inventory: Mosquitto password file, ACL, TLS listener config,
-and enrolment of a new agent (id, random password, its config file).
+(enrolment of agents is collector/enroll.py).
 
 Each agent may write only ``cm/v1/<its id>/metrics`` and ``.../status`` and read only ``cm/v1/<its id>/ack``;
 the collector account reads every agent's metrics and status and writes acks. Agents not in the
@@ -13,10 +13,7 @@ import base64
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from agent import wire
 from collector.config import Inventory
@@ -102,64 +99,13 @@ def listener_conf(port: int, passwd: Path, acl: Path, cafile: Path | None = None
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class Enrolment:
-    agent_id: str
-    password: str
-    config_path: Path
-
-
-def enroll(
-    agent_id: str, commune: str, site: str, inventory_path: Path, passwd_path: Path, out_dir: Path,
-    mqtt_host: str, mqtt_port: int, ca_file: str = "", name: str = "", role: str = "pc", isp: str = "",
-) -> Enrolment:
-    """Add (or re-key) an agent: inventory entry, password file entry, and a ready-to-copy agent config."""
-    from collector.config import parse_inventory
-
-    if not wire.is_valid_agent_id(agent_id) or agent_id == COLLECTOR_USER:
-        raise ConfigError(f"agent id {agent_id!r} is not valid (pattern {wire.AGENT_ID_PATTERN}, not 'collector')")
-    doc = yaml.safe_load(inventory_path.read_text(encoding="utf-8")) if inventory_path.exists() else None
-    doc = doc or {}
-    agents = doc.setdefault("agents", {})
-    entry = {"commune": commune, "site": site}
-    if name:
-        entry["name"] = name
-    if role != "pc":
-        entry["role"] = role
-    if isp:
-        entry["isp"] = isp
-    agents[agent_id] = entry
-    parse_inventory(doc, str(inventory_path))  # validates the commune code before anything is written
-    password = secrets.token_urlsafe(24)
-    entries = read_passwd(passwd_path)
-    entries[agent_id] = hash_password(password)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    secret_file = out_dir / f"{agent_id}.password"
-    secret_file.write_text(password + "\n", encoding="utf-8")
-    secret_file.chmod(0o600)
-    mqtt: dict[str, object] = {"host": mqtt_host, "port": mqtt_port, "password_file": str(secret_file)}
-    if ca_file:
-        mqtt["tls"] = {"ca_file": ca_file}
-    agent_cfg = {"agent": {"id": agent_id}, "mqtt": mqtt,
-                 "probes": {"host": {"interval": "30s"}, "ping": {"interval": "30s", "targets": []}}}
-    config_path = out_dir / f"{agent_id}.yaml"
-    config_path.write_text(
-        f"# Agent config for {agent_id} (commune {commune}, site {site}). Copy it with {secret_file.name} to the PC.\n"
-        + yaml.safe_dump(agent_cfg, allow_unicode=True, sort_keys=False), encoding="utf-8",
-    )
-    inventory_path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    write_passwd(passwd_path, entries)
-    return Enrolment(agent_id, password, config_path)
-
-
 def broker_files(inventory: Inventory, passwd_path: Path, acl_path: Path, collector_password: str | None = None) -> list[str]:
     """Write the ACL; drop password entries of agents no longer in the inventory. Returns removed users."""
     acl_path.parent.mkdir(parents=True, exist_ok=True)
     acl_path.write_text(acl_text(inventory), encoding="utf-8")
     entries = read_passwd(passwd_path)
-    if collector_password is not None:
-        entries[COLLECTOR_USER] = hash_password(collector_password)
+    if collector_password is not None and not verify_password(collector_password, entries.get(COLLECTOR_USER, "")):
+        entries[COLLECTOR_USER] = hash_password(collector_password)  # an unchanged password keeps its hash
     removed = [u for u in entries if u != COLLECTOR_USER and u not in inventory.agents]
     for u in removed:
         del entries[u]

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from collector import enroll_cli
 from collector.config import DEFAULT_CONFIG, load_config
 from collector.errors import CollectorError
 
@@ -38,21 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--stale-after", type=float, default=180.0,
                     help="seconds without data before an agent is marked STALE (default: %(default)s)")
 
-    en = sub.add_parser("enroll", help="add an agent: inventory entry, broker password, its config file")
-    en.add_argument("agent_id")
-    en.add_argument("--commune", required=True, help="official 5-digit commune/ward code, e.g. 07900")
-    en.add_argument("--site", default="main")
-    en.add_argument("--name", default="")
-    en.add_argument("--role", choices=["pc", "gateway"], default="pc",
-                    help="gateway: the site's always-on monitor, alerted at any hour (default: %(default)s)")
-    en.add_argument("--isp", default="", help="the site's ISP, e.g. vnpt (ISP outage correlation)")
-    en.add_argument("--inventory", type=Path, required=True)
-    en.add_argument("--passwd", type=Path, required=True, help="Mosquitto password file")
-    en.add_argument("--acl", type=Path, help="Mosquitto ACL file to regenerate")
-    en.add_argument("--out-dir", type=Path, default=Path("enrolled"))
-    en.add_argument("--mqtt-host", default="127.0.0.1")
-    en.add_argument("--mqtt-port", type=int, default=8883)
-    en.add_argument("--ca-file", default="", help="CA bundle the agent uses to verify the broker")
+    enroll_cli.add_parsers(sub)
 
     bf = sub.add_parser("broker-files", help="regenerate the Mosquitto ACL (and prune passwords) from the inventory")
     bf.add_argument("--inventory", type=Path, required=True)
@@ -128,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return _status(args.config, args.stale_after)
-        if args.command in ("enroll", "broker-files"):
+        if args.command in enroll_cli.COMMANDS:
+            return enroll_cli.handle(args)
+        if args.command == "broker-files":
             return _broker(args)
         if args.command == "report":
             from collector.report.command import main as report_main
@@ -170,15 +159,6 @@ def _broker(args: argparse.Namespace) -> int:
     from collector import broker
     from collector.config import load_inventory
 
-    if args.command == "enroll":
-        e = broker.enroll(args.agent_id, args.commune, args.site, args.inventory, args.passwd, args.out_dir,
-                          args.mqtt_host, args.mqtt_port, args.ca_file, args.name, args.role, args.isp)
-        print(f"enrolled {e.agent_id}: config {e.config_path} (password in {e.config_path.with_suffix('.password')})")
-        if args.acl:
-            broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl)
-            print(f"ACL regenerated: {args.acl}")
-        print("reload the broker to apply: kill -HUP <mosquitto pid>")
-        return 0
     password = args.collector_password_file.read_text().strip() if args.collector_password_file else None
     removed = broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl, password)
     print(f"ACL written to {args.acl}; removed stale users: {', '.join(removed) or 'none'}")

@@ -8,10 +8,8 @@ an answer (this PC has no network), not an error.
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 import struct
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,27 +45,12 @@ def default_routes_linux(route_file: Path = Path("/proc/net/route")) -> list[Def
     return sorted(routes, key=lambda r: r.metric)
 
 
-_WIN_ROUTE_RE = re.compile(r"^\s*0\.0\.0\.0\s+0\.0\.0\.0\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+)\s*$")
-
-
-def default_routes_windows(timeout: float = 5.0) -> list[DefaultRoute]:
-    try:
-        out = subprocess.run(["route", "print", "-4", "0.0.0.0"], capture_output=True, text=True,
-                             timeout=timeout, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return []
-    routes = []
-    for line in out.splitlines():
-        m = _WIN_ROUTE_RE.match(line)
-        if m:
-            routes.append(DefaultRoute(m.group(1), m.group(2), int(m.group(3))))
-    return sorted(routes, key=lambda r: r.metric)
-
-
 def default_routes() -> list[DefaultRoute]:
     if sys.platform.startswith("linux"):
         return default_routes_linux()
     if sys.platform == "win32":
+        from agent.hostos import default_routes_windows
+
         return default_routes_windows()
     return []
 

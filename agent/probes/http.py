@@ -105,11 +105,16 @@ CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "defaults"
 
 def load_catalogue(name: str) -> list[HttpTarget]:
     """``phutho`` -> agent/defaults/services-phutho.yaml; anything with a '/' or '.yaml' is a path."""
+    from importlib import resources
+    from importlib.resources.abc import Traversable
+
     import yaml
 
     from agent.units import dec_hook
 
-    path = Path(name) if ("/" in name or name.endswith((".yaml", ".yml"))) else CATALOGUE_DIR / f"services-{name}.yaml"
+    path: Path | Traversable = Path(name)
+    if not ("/" in name or name.endswith((".yaml", ".yml"))):  # shipped: read as package data (works from a zipapp)
+        path = resources.files("agent").joinpath("defaults", f"services-{name}.yaml")
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import statistics
 from enum import StrEnum
 from typing import Annotated, ClassVar, Final, Literal
@@ -96,8 +95,9 @@ class PingProbe(Probe[PingConfig]):
     def _privileged(self) -> bool:
         if self.config.privileged is not None:
             return self.config.privileged
-        geteuid = getattr(os, "geteuid", None)
-        return geteuid() == 0 if geteuid else True  # Windows: icmplib needs privileged mode
+        from agent.hostos import IS_WINDOWS, is_admin
+
+        return True if IS_WINDOWS else is_admin()  # Windows: icmplib needs privileged mode
 
     def targets(self) -> tuple[list[PingTarget], list[Point]]:
         """Configured targets plus the auto-detected gateway; a ``no_route`` point when there is none."""

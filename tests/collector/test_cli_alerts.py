@@ -106,12 +106,12 @@ def test_validate_checks_the_alert_rules_too(tmp_path: Path, am: AM) -> None:
 def test_enroll_records_role_and_isp(tmp_path: Path) -> None:
     inv = tmp_path / "fleet.yaml"
     out = _cli("enroll", "gw-viettri", "--commune", "07900", "--site", "tru-so-chinh", "--role", "gateway",
-               "--isp", "vnpt", "--inventory", str(inv), "--passwd", str(tmp_path / "passwd"),
-               "--out-dir", str(tmp_path / "enrolled"))
+               "--isp", "vnpt", "--inventory", str(inv), "--new-inventory", "--passwd", str(tmp_path / "passwd"),
+               "--out-dir", str(tmp_path / "enrolled"), "--mqtt-host", "127.0.0.1")
     assert out.returncode == 0, out.stderr
     from collector.config import load_inventory
     ident = load_inventory(inv).agents["gw-viettri"]
     assert (ident.role, ident.isp) == ("gateway", "vnpt")
     out = _cli("enroll", "gw-2", "--commune", "07900", "--role", "router", "--inventory", str(inv),
-               "--passwd", str(tmp_path / "passwd"), "--out-dir", str(tmp_path / "enrolled"))
+               "--passwd", str(tmp_path / "passwd"), "--out-dir", str(tmp_path / "enrolled"), "--mqtt-host", "127.0.0.1")
     assert out.returncode == 2 and "router" in out.stderr

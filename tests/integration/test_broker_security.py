@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from agent import wire
-from collector import broker
+from collector import broker, enroll
 from collector.config import load_inventory
 from tests.support.pki import TestCA
 from tests.support.services import need_binary, start_mosquitto, wait_for
@@ -46,10 +46,12 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
     server = ca.issue("broker", dns=("localhost",), ips=("127.0.0.1",))
     inv, passwd, acl = d / "fleet.yaml", d / "mosquitto.passwd", d / "mosquitto.acl"
     passwords = {}
-    for agent_id, commune in (("pc-a", "07900"), ("pc-b", "08740")):
-        e = broker.enroll(agent_id, commune, "main", inv, passwd, d / "enrolled", "127.0.0.1", 8883, str(ca.ca_file))
-        passwords[agent_id] = e.password
-        assert yaml.safe_load(e.config_path.read_text())["mqtt"]["password_file"].endswith(f"{agent_id}.password")
+    bundles = enroll.enroll([enroll.Request("pc-a", "07900"), enroll.Request("pc-b", "08740")], inv, passwd,
+                            d / "enrolled", enroll.Broker("127.0.0.1", 8883, ca.ca_file), create_inventory=True)
+    for b in bundles:
+        assert b.password is not None
+        passwords[b.agent_id] = b.password
+        assert yaml.safe_load(b.config_path.read_text())["mqtt"]["password_file"] == "agent.password"
     passwords["collector"] = "collector-secret"
     broker.broker_files(load_inventory(inv), passwd, acl, passwords["collector"])
     from devstack.services import free_port
@@ -204,12 +206,12 @@ def test_real_agent_and_collector_over_tls(tmp_path: Path, secure_broker: Secure
     """The agent config written by enrolment works as is against the TLS broker."""
     from devstack.services import python_service
 
-    enrolled = secure_broker.inventory.parent / "enrolled" / "pc-a.yaml"
+    enrolled = secure_broker.inventory.parent / "enrolled" / "pc-a" / "agent.yaml"
     doc = yaml.safe_load(enrolled.read_text())
     doc["mqtt"]["port"] = secure_broker.port
     doc["probes"] = {"synthetic": {"interval": "100ms", "rounds": 5, "points_per_round": 3}}
     doc["queue"] = {"flush_interval": "50ms"}
-    cfg = tmp_path / "pc-a.yaml"
+    cfg = enrolled.parent / "test-agent.yaml"  # beside the bundle's password and CA (relative paths)
     cfg.write_text(yaml.safe_dump(doc))
     agent = python_service("agent", tmp_path / "a", ["agent.cli", "run", "-c", str(cfg), "--state-dir",
                                                       str(tmp_path / "a")], lambda: True)
@@ -235,8 +237,8 @@ def test_client_certificates_as_identity(tmp_path: Path) -> None:
     ca = TestCA(tmp_path / "pki")
     server = ca.issue("broker", ips=("127.0.0.1",))
     inv, passwd, acl = tmp_path / "fleet.yaml", tmp_path / "passwd", tmp_path / "acl"
-    for agent_id, commune in (("pc-a", "07900"), ("pc-b", "08740")):
-        broker.enroll(agent_id, commune, "main", inv, passwd, tmp_path / "enrolled", "127.0.0.1", 8883)
+    enroll.enroll([enroll.Request("pc-a", "07900"), enroll.Request("pc-b", "08740")], inv, passwd,
+                  tmp_path / "enrolled", enroll.Broker("127.0.0.1", 8883), create_inventory=True)
     broker.broker_files(load_inventory(inv), passwd, acl)
     port = free_port()
     conf = broker.listener_conf(port, passwd, acl, ca.ca_file, server.cert, server.key, require_client_cert=True)

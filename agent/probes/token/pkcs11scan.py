@@ -3,7 +3,6 @@ Windows personal certificate store. Runs in a worker thread: vendor libraries bl
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -82,12 +81,7 @@ def scan_locked(path: str, token_label: str) -> ModuleScan | None:
 
 
 def windows_store_certs() -> list[bytes]:  # pragma: no cover - Windows only, untested here
-    """DER certificates of the current user's personal store (Windows only)."""
-    if sys.platform != "win32":
-        return []
-    import ssl
+    """DER certificates of the current user's personal store (Windows only): see agent.hostos."""
+    from agent.hostos import windows_store_certs as store
 
-    enum = getattr(ssl, "enum_certificates", None)
-    if enum is None:
-        return []
-    return [bytes(der) for der, encoding, _trust in enum("MY") if encoding == "x509_asn"]
+    return store()
