@@ -44,6 +44,9 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     receive_maximum: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 500
     """MQTT 5 Receive Maximum: QoS 1 messages the broker sends before the collector PUBACKs one. The collector
     PUBACKs a message only once its batch is written (or finally rejected), so the broker keeps the rest."""
+    shared_group: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{0,64}$")] = ""
+    """Non-empty: share the agents' messages with the other collectors of this group (MQTT shared subscription
+    ``$share/<group>/cm/v1/+/metrics``); each needs its own ``client_id``. See docs/scale-out.md."""
 
 
 class InfluxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -51,6 +51,7 @@ from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
 from collector.retention import ensure_retention
+from collector.scaleout import EvaluationFeed, FeedMetrics, evaluates_apart, session, topic_filters
 from collector.schema_check import TimeWindow
 from collector.validate import Accepted, Validator
 from common.backoff import Backoff
@@ -106,6 +107,10 @@ class Collector:
         self.alerts = AlertService(cfg, state_dir) if cfg.file.alerts.enabled else None
         if self.alerts is not None:
             self.metrics.registry.register(AlertMetrics(self.alerts))
+        self.feed = EvaluationFeed(cfg.mqtt, Validator(cfg.inventory, window=self.validator.window), self.alerts,
+                                   cfg.source) if self.alerts is not None and evaluates_apart(cfg.mqtt) else None
+        if self.feed is not None:  # a shared member: the rules read the full stream (collector.scaleout)
+            self.metrics.registry.register(FeedMetrics(self.feed))
 
     # message handling ---------------------------------------------------------------------------
     async def handle(self, topic: str, payload: bytes, done: Callable[[bool], None] | None = None) -> None:
@@ -124,7 +129,7 @@ class Collector:
                 self.last_seen[identity.agent] = time.time()
                 accepted = self._limit(accepted)
                 await self.pipeline.add(accepted, content=payload, done=lambda: finish(False))
-                if self.alerts is not None:
+                if self.alerts is not None and self.feed is None:
                     self.alerts.observe(identity, accepted.points)
                 if accepted.clock_offset_ms is not None:
                     await self._check_clock(accepted, accepted.clock_offset_ms)
@@ -227,12 +232,12 @@ class Collector:
         m = self.cfg.mqtt
         tls_context = client_tls_context(m.ca_file, m.cert_file, m.key_file) if m.tls or m.ca_file else None
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = int(m.session_expiry)
+        clean_start, props.SessionExpiryInterval = session(m)  # clean as a shared member (collector.scaleout)
         props.ReceiveMaximum = m.receive_maximum  # flow control: the broker keeps what we cannot take yet
         client = aiomqtt.Client(
             m.host, m.port, username=m.username or None,
             password=read_secret(m.password, m.password_file, f"{self.cfg.source}: mqtt.password_file", ConfigError),
-            identifier=m.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=props,
+            identifier=m.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=clean_start, properties=props,
             keepalive=m.keepalive, tls_context=tls_context,
             # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
             max_queued_incoming_messages=0,
@@ -300,8 +305,8 @@ class Collector:
                     self.connected = True
                     backoff.reset()
                     log.info("connected to mqtt %s:%d as %s", m.host, m.port, m.client_id)
-                    await client.subscribe(f"{wire.TOPIC_ROOT}/+/metrics", qos=1)
-                    await client.subscribe(f"{wire.TOPIC_ROOT}/+/status", qos=1)
+                    for topic_filter in topic_filters(m):  # $share/<group>/... when shared (collector.scaleout)
+                        await client.subscribe(topic_filter, qos=1)
                     self.acks.client = client
                     session = self._session
                     async for message in client.messages:
@@ -366,6 +371,8 @@ class Collector:
                 if self.alerts is not None:
                     await stack.enter_async_context(self.alerts)  # loads/saves the alert state
                     tg.create_task(supervise("alerts", self.alerts.run))
+                if self.feed is not None:
+                    tg.create_task(supervise("alerts-feed", self.feed.run))
                 if self.cfg.file.metrics_listen:
                     tg.create_task(self._serve_metrics())
                 tg.create_task(supervise("mqtt", self._mqtt_loop))
