@@ -69,6 +69,14 @@ def _drained(fleet: Fleet, witness: Witness, expected: int) -> bool:
         all(fleet.queue_state(a)[0] == 0 for a in fleet.agents)
 
 
+def _settle(fleet: Fleet, witness: Witness, members: list[Member]) -> None:
+    """Stop the agents (they keep sending their own batches) and wait until every batch is written and acked."""
+    for svc in fleet.agents.values():
+        svc.stop()
+    wait_for(lambda: not witness.unacked() and all(m.value("pending_batches") == 0 for m in members
+                                                   if m.service.pid()), 60, what="the last batches acked")
+
+
 def test_two_collectors_split_the_load_without_loss_or_double_writes(
         fleet: Fleet, witness: Witness, members: list[Member]) -> None:
     expected = _add_agents(fleet, rounds=50)
@@ -76,6 +84,7 @@ def test_two_collectors_split_the_load_without_loss_or_double_writes(
     for svc in fleet.agents.values():
         svc.start()
     wait_for(lambda: _drained(fleet, witness, expected), 120, what=f"{expected} points stored and every batch acked")
+    _settle(fleet, witness, members)
 
     assert assert_complete_and_ordered(fleet.stored()) == expected  # no gap, no duplicate (agent, run, n)
     written = [m.value("batches_written_total") for m in members]
@@ -100,6 +109,7 @@ def test_killing_a_collector_moves_its_load_to_the_survivor(
     victim.service.kill()  # SIGKILL: whatever it had not yet written or acked is in flight
     at_kill = survivor.value("batches_written_total")
     wait_for(lambda: _drained(fleet, witness, expected), 180, what=f"{expected} points stored and every batch acked")
+    _settle(fleet, witness, [survivor])
 
     assert assert_complete_and_ordered(fleet.stored()) == expected
     assert survivor.value("batches_written_total") > at_kill
