@@ -127,12 +127,20 @@ class Scenario:
 
 
 _REL_RE = re.compile(r"^\+(.+)$")
+_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def _offset(text: str) -> float:
+    """"90s", "9h40m", "1d2h": seconds."""
+    if _PART_RE.sub("", text) == "" and text:
+        return sum(parse_duration(n + unit) for n, unit in _PART_RE.findall(text))
+    return parse_duration(text)
 
 
 def resolve_time(text: str, origin_ns: int) -> int:
     m = _REL_RE.match(text.strip())
     if m:
-        return origin_ns + round(parse_duration(m.group(1)) * 1e9)
+        return origin_ns + round(_offset(m.group(1)) * 1e9)
     when = datetime.fromisoformat(text)
     if when.tzinfo is None:
         raise ValueError(f"{text!r} has no time zone (write e.g. +07:00)")
