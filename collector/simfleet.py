@@ -64,6 +64,7 @@ def simulate_fleet(fleet_path: Path, inventory_path: Path, passwd_path: Path, ac
         entries[agent_id] = kept if kept and verify_password(pw, kept) else hash_password(pw)
     if collector_password is not None and not verify_password(collector_password, entries.get(COLLECTOR_USER, "")):
         entries[COLLECTOR_USER] = hash_password(collector_password)
+    inventory_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = inventory_path.with_name(inventory_path.name + ".tmp")
     tmp.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     tmp.replace(inventory_path)
