@@ -162,6 +162,13 @@ class AgentModel:
             out.append(self._router(rng, t, stamp, st))
         elif self.agent.has_token:
             out += self._token(stamp, st)
+        counts: dict[str, int] = {}
+        for p in out:
+            probe = {"snmp_device": "snmp", "token_cert": "token"}.get(p.m, p.m)
+            counts[probe] = counts.get(probe, 0) + 1
+        for probe, n in counts.items():  # one per probe round, as the runner sends (status reads "last seen" here)
+            out.append(Point(m="agent_probe", t=stamp, tg={"probe": probe}, f=clean_fields({
+                "duration_ms": round(rng.uniform(5, 900), 1), "points": n, **result_fields("ok")})))
         out.append(Point(m="agent", t=stamp, f=clean_fields({
             "queue_depth": 0, "queue_bytes": 0, "queue_dropped_total": 0, "connected": 0 if st.link_down else 1,
             "clock_offset_ms": -st.clock_offset_s * 1000.0 + rng.uniform(-3, 3),

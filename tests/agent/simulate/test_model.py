@@ -75,7 +75,7 @@ def test_every_point_of_every_fault_passes_the_collector_schema() -> None:
                 checker.fields(p)  # raises PointRejected for anything the collector would refuse
                 seen.add(p.m)
                 results.add(str(p.f.get("result", "")))
-    assert seen == {"host", "ping", "http", "snmp_device", "token", "token_cert", "agent"}
+    assert seen == {"host", "ping", "http", "snmp_device", "token", "token_cert", "agent", "agent_probe"}
     assert {"ok", "unreachable", "connect_timeout", "http_status", "no_token", "timeout", "uplink_down"} <= results
 
 
