@@ -27,11 +27,19 @@ def _parser() -> argparse.ArgumentParser:
                             help="where the disk queue lives (default: ./state/agent)")
         if name == "check":
             sp.add_argument("--json", action="store_true", help="machine-readable output")
+    from agent.simulate.command import add_arguments as simulate_arguments
+
+    simulate_arguments(sub.add_parser("simulate", help="simulate a whole province of agents (docs/simulator.md)"))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "simulate":
+        from agent.simulate.command import run as simulate
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return simulate(args)
     try:
         cfg = load_config(args.config)
     except AgentError as exc:

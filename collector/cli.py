@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--acl", type=Path, required=True)
     bf.add_argument("--collector-password-file", type=Path, default=None)
 
+    sf = sub.add_parser("simulate-fleet", help="enrol a simulated fleet: inventory, broker passwords and ACL, secrets")
+    sf.add_argument("--fleet", type=Path, required=True, help="written by commune-agent simulate --write-fleet")
+    sf.add_argument("--inventory", type=Path, required=True)
+    sf.add_argument("--passwd", type=Path, required=True)
+    sf.add_argument("--acl", type=Path, required=True)
+    sf.add_argument("--secrets", type=Path, required=True, help="agent id -> password, for the simulator (mode 600)")
+    sf.add_argument("--collector-password-file", type=Path, default=None)
+
     from collector.report.command import add_arguments as report_arguments
 
     report_arguments(sub.add_parser("report", help="monthly infrastructure-readiness report (XLSX, DOCX, PDF, HTML)"))
@@ -119,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
             return enroll_cli.handle(args)
         if args.command == "broker-files":
             return _broker(args)
+        if args.command == "simulate-fleet":
+            from collector.simfleet import simulate_fleet
+
+            pw = args.collector_password_file.read_text().strip() if args.collector_password_file else None
+            n, gone = simulate_fleet(args.fleet, args.inventory, args.passwd, args.acl, args.secrets, pw)
+            print(f"{args.inventory}: {n} simulated agents enrolled ({gone} stale removed); ACL {args.acl}")
+            return 0
         if args.command == "report":
             from collector.report.command import main as report_main
 

@@ -21,6 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--agent-config", type=Path, default=None, help="agent config for the local agent")
     for name in ("mqtt", "influx", "alertmanager", "smtp"):
         p.add_argument(f"--{name}-port", type=int, default=None)
+    p.add_argument("--simulate-pcs", type=int, default=None, metavar="N",
+                   help="up: also simulate the whole province, N office PCs per site (docs/simulator.md)")
+    p.add_argument("--scenario", type=Path, default=None, help="simulator scenario (default: examples/scenarios/phutho-demo.yaml)")
     return p
 
 
@@ -34,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     stack = LocalStack(args.state_dir.resolve(), ports, args.agent_config)
     try:
         if args.action == "up":
+            if args.simulate_pcs is not None:
+                from devstack.simulator import configure
+
+                stack.write_configs()  # the inventory with the local agent, then the simulated agents join it
+                n = configure(stack.state / "stack", args.simulate_pcs, args.scenario)
+                print(f"simulator     {n} simulated agents enrolled in {stack.state / 'stack' / 'fleet.yaml'}")
             stack.up()
             print(f"MQTT 127.0.0.1:{ports['mqtt']}  InfluxDB http://127.0.0.1:{ports['influx']}  "
                   f"Alertmanager http://127.0.0.1:{ports['alertmanager']}  "

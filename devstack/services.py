@@ -332,6 +332,7 @@ class LocalStack:
             alertmanager(self.state / "alertmanager", self.ports["alertmanager"], am_config),
             self._python("collector", collector_cfg),
             self._python("agent", agent_cfg),
+            *simulator_services(self.state, self.ports["mqtt"]),
         ]
 
     def _python(self, name: str, config: Path) -> Service:
@@ -342,6 +343,7 @@ class LocalStack:
         return svc
 
     def up(self, log: Callable[[str], None] = print) -> None:
+        """Start every service (the province simulator too once ``devstack.simulator.configure`` ran)."""
         self.write_configs()
         for svc in self.services():
             was = svc.pid()
@@ -354,3 +356,9 @@ class LocalStack:
 
     def status(self) -> list[tuple[str, int | None]]:
         return [(svc.name, svc.pid()) for svc in self.services()]
+
+
+def simulator_services(state: Path, mqtt_port: int) -> list[Service]:
+    from devstack.simulator import services
+
+    return services(state, mqtt_port)

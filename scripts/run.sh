@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-.venv/bin/python -m devstack up "$@"
+# The whole province at once: a simulated Phú Thọ (148 communes, one gateway and SIM_PCS office PCs per site,
+# each with its own MQTT identity) runs in the background beside the real local agent (docs/simulator.md).
+.venv/bin/python -m devstack up --simulate-pcs "${SIM_PCS:-1}" "$@"
 echo "waiting for the agent's first readings to reach InfluxDB..."
 for _ in $(seq 1 90); do
   if .venv/bin/commune-collector status >/dev/null 2>&1; then break; fi
@@ -18,5 +20,6 @@ Where to look next:
   .venv/bin/commune-collector status        latest reading per agent and commune (from InfluxDB)
   .venv/bin/commune-agent check             is it our link, our PC, or the portal? (one-shot, Vietnamese verdict)
   .venv/bin/python -m devstack status       which services run;  logs are in state/<service>/<service>.log
+  .venv/bin/commune-agent simulate --help   the province simulator (state/simulator/simulator.log; docs/simulator.md)
   .venv/bin/python -m devstack down         stop everything this command started
 TXT
