@@ -188,8 +188,13 @@ def test_role_configs_run_mosquitto_and_collector_and_an_agents_points_reach_inf
     # the collector's absolute paths point inside the root prefix the role installed into
     run_cfg = ccfg.with_name("collector-run.yaml")
     run_cfg.write_text(ccfg.read_text().replace(cdir, str(ccfg.parent)))
+    # ready once subscribed: a batch published before the collector's first subscription would wait for the
+    # agent's resend timeout (60 s); the collector's start-up (retention policies, continuous queries) takes a while
     collector = stack.python_service("collector", tmp / "run-c", ["collector.cli", "run", "-c", str(run_cfg),
-                                                                  "--state-dir", str(tmp / "run-c")], lambda: True)
+                                                                  "--state-dir", str(tmp / "run-c")],
+                                     stack.log_says(tmp / "run-c", "collector", "connected to mqtt"))
+    collector.fresh_log = True
+    collector.ready_timeout = 180.0  # start-up creates the rollup policies and queries first
     agent_dir = p / "etc" / "commune-monitor" / "agent"
     doc = yaml.safe_load((agent_dir / "agent.yaml").read_text())
     doc["probes"] = {"synthetic": {"interval": "100ms", "rounds": 5, "points_per_round": 3}}
