@@ -94,6 +94,8 @@ def parse_config(data: Any, source: str) -> AgentConfig:
     bodies: dict[str, Any] = data["probes"] if isinstance(data.get("probes"), dict) else {}
     for name, body in bodies.items():
         probe_cls = REGISTRY.get(name)
+        if body is not None and not isinstance(body, dict):
+            continue  # reported by the top level already (expected a mapping)
         if probe_cls is None:
             problems.append((f"probes.{name}", f"unknown probe{suggest(str(name), sorted(REGISTRY))} "
                                                f"(known: {', '.join(sorted(REGISTRY))})"))

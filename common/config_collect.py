@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -145,6 +146,12 @@ def convert_collecting(data: Any, typ: Any, prefix: str = "",
                 continue
             _, found = convert_collecting(data[name], f.type, join_path(prefix, [name]), dec_hook)
             problems += found
+        if problems:
+            return None, problems
+    elif typing.get_origin(typ) is dict and isinstance(data, dict):  # each value on its own, named by its key
+        problems = []
+        for k, v in data.items():
+            problems += convert_collecting(v, typing.get_args(typ)[1], join_path(prefix, [str(k)]), dec_hook)[1]
         if problems:
             return None, problems
     return _convert_removing(data, typ, prefix, dec_hook)
