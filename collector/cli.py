@@ -135,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: Path, state_dir: Path) -> int:
     from collector.consume import Collector
+    from collector.preflight import check_listen
 
     cfg = load_config(config)
     logging.getLogger().setLevel(cfg.file.log_level)
+    check_listen(cfg.file.metrics_listen)
     collector = Collector(cfg, state_dir)
 
     async def main_task() -> None:

@@ -5,12 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+started=$(date +%s)
 .venv/bin/python -m devstack up "$@"
-echo "waiting for the agent's first readings to reach InfluxDB..."
-for _ in $(seq 1 90); do
-  if .venv/bin/commune-collector status >/dev/null 2>&1; then break; fi
-  sleep 1
-done
+echo "waiting for a fresh reading of every probe (newer than this start) to reach InfluxDB..."
+.venv/bin/python -m devstack wait --since "$started" --timeout 120 "$@" \
+  || echo "(some probes have no fresh reading yet; the table below shows what arrived)"
 .venv/bin/commune-collector status
 cat <<'TXT'
 
