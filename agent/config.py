@@ -41,9 +41,12 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     password_file: str = ""
     tls: TlsConfig | None = None
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
-    connect_timeout: Duration = Duration(10)
+    connect_timeout: Duration = Duration(5)
     reconnect_min: Duration = Duration(1)
     reconnect_max: Duration = Duration(60)
+    reachability_check: Duration = Duration(1)
+    """While waiting to reconnect, try a TCP connect to the broker this often and reconnect as soon as it
+    answers (a returning link is seen within seconds, not after the backoff); 0 turns the checks off."""
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
