@@ -27,11 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume MQTT and write InfluxDB")
-    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
-    run.add_argument("--state-dir", type=Path, default=Path("state/collector"))
+    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="collector config (default: %(default)s)")
+    run.add_argument("--state-dir", type=Path, default=Path("state/collector"),
+                     help="alert state, quarantine and other files the collector keeps (default: %(default)s)")
 
     val = sub.add_parser("validate", help="validate the config and fleet inventory")
-    val.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
+    val.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="collector config (default: %(default)s)")
 
     st = sub.add_parser("status", help="latest reading per agent and commune, read back from InfluxDB")
     st.add_argument("-c", "--config", type=Path, default=None,
