@@ -21,12 +21,13 @@ def _parser() -> argparse.ArgumentParser:
     for name, help_ in (("run", "run the agent"), ("check", "run every probe once and print a verdict"),
                         ("validate", "validate the config file and exit")):
         sp = sub.add_parser(name, help=help_)
-        sp.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="YAML config file")
+        sp.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG,
+                        help="the agent's YAML config file (default: the shipped %(default)s)")
         if name == "run":
             sp.add_argument("--state-dir", type=Path, default=Path("state/agent"),
-                            help="where the disk queue lives (default: ./state/agent)")
+                            help="where the disk queue lives (default: ./%(default)s)")
         if name == "check":
-            sp.add_argument("--json", action="store_true", help="machine-readable output")
+            sp.add_argument("--json", action="store_true", help="machine-readable output instead of the table (default: off)")
     from agent.simulate.command import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="simulate a whole province of agents (docs/simulator.md)"))

@@ -9,11 +9,12 @@ from typing import Annotated, Any
 import msgspec
 import yaml
 
+from agent.config_meaning import meaning_problems
 from agent.errors import ConfigError
 from agent.probes import REGISTRY, ProbeConfig
 from agent.units import ByteSize, Duration, dec_hook
 from agent.wire import AGENT_ID_PATTERN
-from common.config_errors import describe_validation_error
+from common.config_collect import convert_collecting, format_problems, suggest
 from common.secret_files import read_secret
 
 DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "agent.yaml"
@@ -40,9 +41,12 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     password_file: str = ""
     tls: TlsConfig | None = None
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
-    connect_timeout: Duration = Duration(10)
+    connect_timeout: Duration = Duration(5)
     reconnect_min: Duration = Duration(1)
     reconnect_max: Duration = Duration(60)
+    reachability_check: Duration = Duration(1)
+    """While waiting to reconnect, try a TCP connect to the broker this often and reconnect as soon as it
+    answers (a returning link is seen within seconds, not after the backoff); 0 turns the checks off."""
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -83,27 +87,29 @@ class AgentConfig(msgspec.Struct, kw_only=True):
 
 
 def parse_config(data: Any, source: str) -> AgentConfig:
+    """Every problem of the document is reported at once (one ConfigError, one line per problem)."""
+    if data is None:
+        raise ConfigError(f"{source}: the file is empty: it needs at least an agent section (agent: {{id: ...}})")
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: (top level): expected a mapping of sections, got {type(data).__name__}")
-    try:
-        raw = msgspec.convert(data, _RawConfig, dec_hook=dec_hook)
-    except msgspec.ValidationError as exc:
-        field, what = describe_validation_error(exc)
-        raise ConfigError(f"{source}: {field}: {what}") from None
+    raw, problems = convert_collecting(data, _RawConfig, dec_hook=dec_hook)
     probes: dict[str, ProbeConfig] = {}
-    for name, body in raw.probes.items():
+    bodies: dict[str, Any] = data["probes"] if isinstance(data.get("probes"), dict) else {}
+    for name, body in bodies.items():
         probe_cls = REGISTRY.get(name)
+        if body is not None and not isinstance(body, dict):
+            continue  # reported by the top level already (expected a mapping)
         if probe_cls is None:
-            raise ConfigError(f"{source}: probes.{name}: unknown probe (known: {', '.join(sorted(REGISTRY))})")
-        try:
-            probes[name] = msgspec.convert(body or {}, probe_cls.Config, dec_hook=dec_hook)
-        except msgspec.ValidationError as exc:
-            field, what = describe_validation_error(exc, f"probes.{name}")
-            raise ConfigError(f"{source}: {field}: {what}") from None
-    if raw.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"{source}: log_level: expected DEBUG, INFO, WARNING or ERROR, got {raw.log_level!r}")
-    if raw.mqtt.password and raw.mqtt.password_file:
-        raise ConfigError(f"{source}: mqtt.password_file: set either password or password_file, not both")
+            problems.append((f"probes.{name}", f"unknown probe{suggest(str(name), sorted(REGISTRY))} "
+                                               f"(known: {', '.join(sorted(REGISTRY))})"))
+            continue
+        probe, found = convert_collecting(body or {}, probe_cls.Config, f"probes.{name}", dec_hook=dec_hook)
+        problems += found
+        if probe is not None:
+            probes[name] = probe
+    problems += meaning_problems(data, raw, probes)
+    if problems or raw is None:
+        raise ConfigError(format_problems(source, problems))
     return AgentConfig(
         source=source, agent=raw.agent, mqtt=raw.mqtt, queue=raw.queue, log_level=raw.log_level.upper(),
         self_metrics_interval=float(raw.self_metrics_interval), probes=probes,

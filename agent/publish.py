@@ -24,6 +24,7 @@ from agent import __version__, wire
 from agent.config import AgentConfig, mqtt_password
 from agent.errors import QueueError
 from agent.queue import DiskQueue
+from agent.reachability import wait_or_reachable
 from agent.wire import Point
 from common.backoff import Backoff
 from common.mqtt import client_tls_context, mqtt_error
@@ -39,6 +40,9 @@ class PublishStats:
     acked: int = 0
     bad_acks: int = 0
     reconnects: int = 0
+    waits_cut_short: int = 0
+    """Reconnect backoff waits ended early because the broker accepted TCP again (the link came back)."""
+    last_scheduled_delay: float = 0.0
     queue_errors: int = 0
     connected: bool = False
     clock_offset_ms: float | None = None
@@ -125,8 +129,12 @@ class Publisher:
                 self.stats.connected = False
             self.stats.reconnects += 1
             delay = backoff.next()
-            log.info("reconnecting in %.1fs", delay)
-            await asyncio.sleep(delay)
+            self.stats.last_scheduled_delay = delay
+            log.info("reconnecting in %.1fs (sooner if the broker is reachable again)", delay)
+            if await wait_or_reachable(delay, self.cfg.mqtt.host, self.cfg.mqtt.port,
+                                       float(self.cfg.mqtt.reachability_check)):
+                self.stats.waits_cut_short += 1
+                log.info("broker reachable again: reconnecting now")
 
     async def _session(self, client: aiomqtt.Client) -> None:
         await client.publish(self._status_topic, self._status("online"), qos=1, retain=True)

@@ -9,6 +9,7 @@ QueueError, which the publisher reports while the agent keeps running.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import QueueError
+
+log = logging.getLogger("agent.queue")
+COMPACT_ABOVE = 1 << 20
+"""An emptied queue whose files (database + WAL) hold more than this many bytes is compacted."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -49,6 +54,7 @@ class DiskQueue:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA journal_size_limit={COMPACT_ABOVE}")  # a checkpointed WAL shrinks to this
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise QueueError(f"cannot open queue {path}: {exc}") from exc
@@ -133,7 +139,27 @@ class DiskQueue:
                 self._bytes -= sum(int(r[0]) for r in rows)
         except sqlite3.Error as exc:
             raise QueueError(f"cannot delete acked batches from {self.path}: {exc}") from exc
+        if deleted and self._depth == 0 and self.file_bytes() > COMPACT_ABOVE:
+            self.compact()
         return deleted
+
+    def file_bytes(self) -> int:
+        """Bytes on disk: the database and its WAL."""
+        total = 0
+        for p in (self.path, self.path.with_name(self.path.name + "-wal")):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        return total
+
+    def compact(self) -> None:
+        """Give the disk back once the queue is empty: VACUUM, then checkpoint and truncate the WAL. A backlog
+        of a long link cut otherwise keeps its megabytes in the files for good."""
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:  # not worth failing an ack for: the next empty queue tries again
+            log.warning("cannot compact queue %s: %s", self.path, exc)
 
     def pending(self, after_seq: int, limit: int = 100) -> list[tuple[int, bytes]]:
         """Unacked batches with seq > after_seq, oldest first."""

@@ -27,11 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="consume MQTT and write InfluxDB")
-    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
-    run.add_argument("--state-dir", type=Path, default=Path("state/collector"))
+    run.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="collector config (default: %(default)s)")
+    run.add_argument("--state-dir", type=Path, default=Path("state/collector"),
+                     help="alert state, quarantine and other files the collector keeps (default: %(default)s)")
 
     val = sub.add_parser("validate", help="validate the config and fleet inventory")
-    val.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
+    val.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG, help="collector config (default: %(default)s)")
 
     st = sub.add_parser("status", help="latest reading per agent and commune, read back from InfluxDB")
     st.add_argument("-c", "--config", type=Path, default=None,
@@ -150,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(config: Path, state_dir: Path) -> int:
     from collector.consume import Collector
+    from collector.preflight import check_listen
 
     cfg = load_config(config)
     logging.getLogger().setLevel(cfg.file.log_level)
+    check_listen(cfg.file.metrics_listen)
     collector = Collector(cfg, state_dir)
 
     async def main_task() -> None:

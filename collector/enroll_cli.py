@@ -16,10 +16,12 @@ def _enrol_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inventory", type=Path, required=True, help="fleet inventory (YAML)")
     p.add_argument("--new-inventory", action="store_true", help="start the inventory if it does not exist yet")
     p.add_argument("--passwd", type=Path, required=True, help="Mosquitto password file")
-    p.add_argument("--acl", type=Path, help="Mosquitto ACL file to regenerate")
-    p.add_argument("--out-dir", type=Path, default=Path("enrolled"), help="one bundle folder per PC goes here")
+    p.add_argument("--acl", type=Path, help="Mosquitto ACL file to regenerate (default: none, the ACL is left alone)")
+    p.add_argument("--out-dir", type=Path, default=Path("enrolled"),
+                   help="one bundle folder per PC goes here (default: %(default)s)")
     p.add_argument("--mqtt-host", required=True, help="the broker's name as the PCs reach it")
-    p.add_argument("--mqtt-port", type=int, default=8883)
+    p.add_argument("--mqtt-port", type=int, default=8883,
+                   help="the broker's TLS port as the PCs reach it (default: %(default)s)")
     p.add_argument("--ca-file", type=Path, default=None,
                    help="CA certificate of the broker (copied into each bundle); default: the PC's system CAs")
     p.add_argument("--rotate-password", action="store_true", help="re-enrolling: issue a new password")
@@ -31,12 +33,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     co.add_argument("query", nargs="?", default="", help='a code (8542) or words of the name ("viet tri")')
 
     en = sub.add_parser("enroll", help="add one agent: inventory entry, broker password, a bundle for its PC")
-    en.add_argument("agent_id")
+    en.add_argument("agent_id", help="the new agent's id (also its MQTT username), e.g. pc-viettri-motcua-01")
     en.add_argument("--commune", required=True, help="official commune/ward code, e.g. 07900 (see `communes`)")
-    en.add_argument("--site", default="main")
-    en.add_argument("--name", default="", help="the PC's name, e.g. 'Máy một cửa 1'")
+    en.add_argument("--site", default="main", help="the office location within the commune (default: %(default)s)")
+    en.add_argument("--name", default="", help="the PC's name, e.g. 'Máy một cửa 1' (default: none)")
     en.add_argument("--role", choices=["pc", "gateway"], default="pc", help="gateway: the site's always-on monitor, alerted at any hour (default: %(default)s)")
-    en.add_argument("--isp", default="", help="the site's ISP, e.g. vnpt (ISP outage correlation)")
+    en.add_argument("--isp", default="", help="the site's ISP, e.g. vnpt (ISP outage correlation; default: none)")
     _enrol_options(en)
 
     eb = sub.add_parser("enroll-bulk", help="enroll every PC of a CSV/XLSX sheet, all or nothing")

@@ -74,18 +74,32 @@ def flag(row: AgentRow, now_s: float, stale_after: float = STALE_AFTER) -> str:
     return "ok"
 
 
+COLUMNS = ("state", "agent", "commune", "name", "site", "last seen", "cpu%", "mem%", "loss%", "rtt ms", "portals ok")
+_RIGHT = {"last seen", "cpu%", "mem%", "loss%", "rtt ms", "portals ok"}
+
+
+def _cells(r: AgentRow, now_s: float, stale_after: float) -> list[str]:
+    age = "never" if r.last_seen_ns is None else f"{now_s - r.last_seen_ns / 1e9:.0f}s ago"
+    v = r.values
+    portals = "-" if v.get("n") in (None, 0) else f"{int(v.get('ok') or 0)}/{int(v['n'])}"
+    return [flag(r, now_s, stale_after), r.agent, r.commune, r.commune_name, r.site, age, _fmt(v.get("cpu"), ".0f"),
+            _fmt(v.get("mem"), ".0f"), _fmt(v.get("loss"), ".0f"), _fmt(v.get("rtt"), ".2f"), portals]
+
+
+def table(rows: list[list[str]], columns: tuple[str, ...] = COLUMNS) -> list[str]:
+    """Columns as wide as their widest cell (no value is cut, no column is pushed out of line)."""
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        return " ".join(c.rjust(w) if name in _RIGHT else c.ljust(w)
+                        for c, w, name in zip(cells, widths, columns, strict=True)).rstrip()
+
+    return [line(columns), *(line(r) for r in rows)]
+
+
 def render(rows: list[AgentRow], cfg: CollectorConfig, now_s: float, stale_after: float = STALE_AFTER) -> str:
-    header = f"{'state':7} {'agent':16} {'commune':7} {'name':22} {'site':14} {'last seen':>10} {'cpu%':>5} {'mem%':>5} " \
-             f"{'loss%':>6} {'rtt ms':>7} {'portals ok':>10}"
-    out = [f"InfluxDB {cfg.influx.url} database {cfg.influx.database}", header]
-    for r in rows:
-        age = "never" if r.last_seen_ns is None else f"{now_s - r.last_seen_ns / 1e9:.0f}s ago"
-        v = r.values
-        portals = "-" if v.get("n") in (None, 0) else f"{int(v.get('ok') or 0)}/{int(v['n'])}"
-        out.append(
-            f"{flag(r, now_s, stale_after):7} {r.agent:16} {r.commune:7} {r.commune_name[:22]:22} {r.site[:14]:14} {age:>10} {_fmt(v.get('cpu'), '.0f'):>5} "
-            f"{_fmt(v.get('mem'), '.0f'):>5} {_fmt(v.get('loss'), '.0f'):>6} {_fmt(v.get('rtt'), '.2f'):>7} {portals:>10}"
-        )
+    out = [f"InfluxDB {cfg.influx.url} database {cfg.influx.database}",
+           *table([_cells(r, now_s, stale_after) for r in rows])]
     reporting = sum(1 for r in rows if r.last_seen_ns is not None)
     out.append(f"{reporting} of {len(rows)} agents have reported")
     down = [r.agent for r in rows if flag(r, now_s, stale_after) in ("OFFLINE", "STALE")]

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from devstack.errors import StackError
+from devstack.ports import holder, owned_by
 
 DEFAULT_PORTS = {"mqtt": 18830, "influx": 18086, "influx_rpc": 18088, "alertmanager": 19093, "collector_metrics": 19851,
                  "smtp": 19825}
@@ -76,6 +77,7 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
     ready_timeout: float = 60.0
     fresh_log: bool = False  # truncate the log at start (so a readiness check can read it)
+    ports: tuple[int, ...] = ()  # must be free before the start, and held by this process when ready
 
     @property
     def pidfile(self) -> Path:
@@ -108,6 +110,9 @@ class Service:
         pid = self.pid()
         if pid is not None:
             return pid
+        busy = port_conflicts([self])
+        if busy:
+            raise StackError("; ".join(busy))
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.logfile.open("wb" if self.fresh_log else "ab") as log:
             proc = subprocess.Popen(
@@ -119,11 +124,15 @@ class Service:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise StackError(f"{self.name} exited with code {proc.returncode}; log {self.logfile}:\n{self.tail()}")
-            if self.ready():
+            if self.ready() and proc.poll() is None and self._answers_itself(proc.pid):
                 return proc.pid
             time.sleep(0.1)
         self.stop()
         raise StackError(f"{self.name} did not become ready in {self.ready_timeout:.0f}s; log:\n{self.tail()}")
+
+    def _answers_itself(self, pid: int) -> bool:
+        """The readiness check was answered by this process, not by another one on the same port."""
+        return all(owned_by(port, pid) is not False for port in self.ports)
 
     def tail(self, n: int = 15) -> str:
         try:
@@ -192,7 +201,8 @@ def mosquitto(workdir: Path, port: int, extra_conf: str = "", anonymous: bool = 
             uid = pwd.getpwnam("mosquitto").pw_uid
             for p in (workdir, workdir / "data"):
                 os.chown(p, uid, -1)
-    return Service("mosquitto", [find_binary("mosquitto"), "-c", str(conf)], workdir, tcp_ready(port))
+    return Service("mosquitto", [find_binary("mosquitto"), "-c", str(conf)], workdir, tcp_ready(port),
+                   ports=(port,) if plain_listener else ())
 
 
 def influxdb(workdir: Path, port: int, rpc_port: int) -> Service:
@@ -208,7 +218,7 @@ def influxdb(workdir: Path, port: int, rpc_port: int) -> Service:
         '[logging]\n  level = "warn"\n'
     )
     return Service("influxd", [find_binary("influxd"), "-config", str(conf)], workdir,
-                   http_ready(f"http://127.0.0.1:{port}/ping", 204))
+                   http_ready(f"http://127.0.0.1:{port}/ping", 204), ports=(port, rpc_port))
 
 
 def alertmanager(workdir: Path, port: int, config_text: str | None = None) -> Service:
@@ -221,13 +231,14 @@ def alertmanager(workdir: Path, port: int, config_text: str | None = None) -> Se
         ))
     argv = [find_binary("prometheus-alertmanager"), f"--config.file={conf}", f"--storage.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"]
-    return Service("alertmanager", argv, workdir, http_ready(f"http://127.0.0.1:{port}/-/ready"))
+    return Service("alertmanager", argv, workdir, http_ready(f"http://127.0.0.1:{port}/-/ready"), ports=(port,))
 
 
 def smtp_sink(workdir: Path, port: int, mail_dir: Path) -> Service:
     """``python -m devstack.smtp_sink`` (devstack is not installed: run from this checkout)."""
     return Service("smtp-sink", [sys.executable, "-m", "devstack.smtp_sink", "--port", str(port), "--dir", str(mail_dir)],
-                   workdir, tcp_ready(port), env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).parents[1])})
+                   workdir, tcp_ready(port), env={"PYTHONUNBUFFERED": "1", "PYTHONPATH": str(Path(__file__).parents[1])},
+                   ports=(port,))
 
 
 def python_service(name: str, workdir: Path, args: list[str], ready: Callable[[], bool]) -> Service:
@@ -306,7 +317,7 @@ class LocalStack:
         collector_cfg = d / "collector.yaml"
         collector_cfg.write_text(yaml.safe_dump({
             "inventory": str(fleet),
-            "mqtt": {"host": "127.0.0.1", "port": self.ports["mqtt"]},
+            "mqtt": {"host": "127.0.0.1", "port": self.ports["mqtt"], "client_id": stack_client_id(self.state)},
             "influx": {"url": f"http://127.0.0.1:{self.ports['influx']}", "database": "commune_monitor"},
             "metrics_listen": f"127.0.0.1:{metrics}",
             "alerts": {"enabled": True, "alertmanager_urls": [f"http://127.0.0.1:{self.ports['alertmanager']}"],
@@ -330,21 +341,27 @@ class LocalStack:
             influxdb(self.state / "influxdb", self.ports["influx"], self.ports["influx_rpc"]),
             smtp_sink(self.state / "smtp-sink", smtp, self.state / "mail"),
             alertmanager(self.state / "alertmanager", self.ports["alertmanager"], am_config),
-            self._python("collector", collector_cfg),
+            self._python("collector", collector_cfg,
+                         (self.ports.get("collector_metrics", DEFAULT_PORTS["collector_metrics"]),)),
             self._python("agent", agent_cfg),
             *simulator_services(self.state, self.ports["mqtt"]),
         ]
 
-    def _python(self, name: str, config: Path) -> Service:
+    def _python(self, name: str, config: Path, ports: tuple[int, ...] = ()) -> Service:
         d = self.state / name
         svc = python_service(name, d, [f"{name}.cli", "run", "-c", str(config), "--state-dir", str(d)],
                              log_says(d, name, "connected to mqtt"))
         svc.fresh_log = True
+        svc.ports = ports
         return svc
 
     def up(self, log: Callable[[str], None] = print) -> None:
         """Start every service (the province simulator too once ``devstack.simulator.configure`` ran)."""
         self.write_configs()
+        busy = port_conflicts([svc for svc in self.services() if svc.pid() is None])
+        if busy:  # nothing is started when any port is taken
+            raise StackError("cannot start the stack: " + "; ".join(busy)
+                             + " (stop that process, or choose other ports: python -m devstack up --help)")
         for svc in self.services():
             was = svc.pid()
             pid = svc.start()
@@ -362,3 +379,22 @@ def simulator_services(state: Path, mqtt_port: int) -> list[Service]:
     from devstack.simulator import services
 
     return services(state, mqtt_port)
+
+
+def port_conflicts(services: list[Service]) -> list[str]:
+    """'mosquitto: port 18830 is in use by mosquitto (pid 123)' for every port of ``services`` that is taken."""
+    out = []
+    for svc in services:
+        for port in svc.ports:
+            h = holder(port)
+            if h is not None:
+                out.append(f"{svc.name}: {h.describe()}")
+    return out
+
+
+def stack_client_id(state: Path) -> str:
+    """The collector's MQTT client id, unique per state folder: one stack's collector never takes over another's
+    session on a shared broker."""
+    import hashlib
+
+    return f"commune-collector-{hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:10]}"

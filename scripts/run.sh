@@ -5,14 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+started=$(date +%s)
 # The whole province at once: a simulated Phú Thọ (148 communes, one gateway and SIM_PCS office PCs per site,
 # each with its own MQTT identity) runs in the background beside the real local agent (docs/simulator.md).
 .venv/bin/python -m devstack up --simulate-pcs "${SIM_PCS:-1}" "$@"
-echo "waiting for the agent's first readings to reach InfluxDB..."
-for _ in $(seq 1 90); do
-  if .venv/bin/commune-collector status >/dev/null 2>&1; then break; fi
-  sleep 1
-done
+echo "waiting for a fresh reading of every probe (newer than this start) to reach InfluxDB..."
+.venv/bin/python -m devstack wait --since "$started" --timeout 120 "$@" \
+  || echo "(some probes have no fresh reading yet; the table below shows what arrived)"
 .venv/bin/commune-collector status
 cat <<'TXT'
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
     port_args = ["--mqtt-port", str(ports["mqtt"]), "--influx-port", str(ports["influx"]),
                  "--alertmanager-port", str(ports["alertmanager"]), "--smtp-port", str(ports["smtp"])]
     env_state = ["--state-dir", str(tmp_path / "state")]
+    started = time.time()
     try:
         local.up(log=lambda _: None)
         first = dict(local.status())
@@ -48,6 +50,14 @@ def test_stack_up_status_down(tmp_path: Path) -> None:
         assert "local-agent" in out and "Phường Việt Trì" in out
         st = subprocess.run([*dev, "status", *env_state, *port_args], capture_output=True, text=True, timeout=60)
         assert st.returncode == 0 and st.stdout.count("running") == 6
+        # run.sh waits for a reading newer than its start from every probe, not for any first point
+        fresh = subprocess.run([*dev, "wait", "--since", str(started), "--timeout", "120", *env_state, *port_args],
+                               capture_output=True, text=True, timeout=180)
+        assert fresh.returncode == 0, fresh
+        assert fresh.stdout.splitlines()[-1] == "fresh readings: host, http, ping"
+        future = subprocess.run([*dev, "wait", "--since", str(time.time() + 3600), "--timeout", "0", *env_state,
+                                 *port_args], capture_output=True, text=True, timeout=60)
+        assert future.returncode == 1 and "no fresh reading after 0s from: host, http, ping" in future.stderr
     finally:
         local.down(log=lambda _: None)
     assert not any(pid for _, pid in local.status())
