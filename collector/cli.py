@@ -47,6 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--passwd", type=Path, required=True)
     bf.add_argument("--acl", type=Path, required=True)
     bf.add_argument("--collector-password-file", type=Path, default=None)
+    bf.add_argument("--blocked-state", type=Path, default=None,
+                    help="the collector's blocked.json: keep the agents it blocked blocked in the new ACL")
+    ub = sub.add_parser("unblock", help="end the broker-side block of an agent (see `block` in the config)")
+    ub.add_argument("agent")
+    ub.add_argument("-c", "--config", type=Path, default=DEFAULT_CONFIG)
+    ub.add_argument("--state-dir", type=Path, default=Path("state/collector"))
 
     sf = sub.add_parser("simulate-fleet", help="enrol a simulated fleet: inventory, broker passwords and ACL, secrets")
     sf.add_argument("--fleet", type=Path, required=True, help="written by commune-agent simulate --write-fleet")
@@ -135,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             n, gone = simulate_fleet(args.fleet, args.inventory, args.passwd, args.acl, args.secrets, pw)
             print(f"{args.inventory}: {n} simulated agents enrolled ({gone} stale removed); ACL {args.acl}")
             return 0
+        if args.command == "unblock":
+            return _unblock(args)
         if args.command == "report":
             from collector.report.command import main as report_main
 
@@ -178,8 +186,22 @@ def _broker(args: argparse.Namespace) -> int:
     from collector.config import load_inventory
 
     password = args.collector_password_file.read_text().strip() if args.collector_password_file else None
-    removed = broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl, password)
+    from collector.blocking import load_state
+
+    blocked = set(load_state(args.blocked_state)) if args.blocked_state else set()
+    removed = broker.broker_files(load_inventory(args.inventory), args.passwd, args.acl, password, blocked)
     print(f"ACL written to {args.acl}; removed stale users: {', '.join(removed) or 'none'}")
+    return 0
+
+
+def _unblock(args: argparse.Namespace) -> int:
+    from collector.blocking import unblock
+
+    cfg = load_config(args.config)
+    if not unblock(cfg.file.block, cfg.inventory, args.state_dir, args.agent):
+        print(f"{args.agent} is not blocked")
+        return 1
+    print(f"{args.agent} unblocked{'; broker ACL reloaded' if cfg.file.block.acl_file else ''}")
     return 0
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
 from collector.alerts.settings import AlertsSection
+from collector.blocking import BlockSection
 from collector.errors import ConfigError
 from collector.limits import LimitsSection
 from collector.registry import PHU_THO, Commune, communes, normalise_code
@@ -93,6 +94,8 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     """Alert rules evaluated by the collector, posted to Alertmanager (see docs/alerts.md)."""
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     """Per-agent limits (points/s, new series per hour, total series); see docs/operator-guide.md."""
+    block: BlockSection = msgspec.field(default_factory=BlockSection)
+    """Blocking at the broker of an agent that stays over its limits (collector/blocking.py)."""
     log_lines_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 10
     """Per kind of repeated warning (per agent where it names one); the rest are counted and suppressed."""
 

@@ -42,6 +42,7 @@ from agent import wire
 from collector.acks import MqttAckPublisher
 from collector.alerts.promstats import AlertMetrics
 from collector.alerts.service import AlertService
+from collector.blocking import BLOCKED, STATE_FILE, Blocker, BlockMetrics
 from collector.config import AgentIdentity, CollectorConfig
 from collector.errors import ConfigError
 from collector.influx import InfluxClient, make_influx_client
@@ -104,6 +105,8 @@ class Collector:
         self.connected = False
         self.name = socket.gethostname()
         self.metrics = CollectorMetrics(self)
+        self.blocker = Blocker(cfg.file.block, cfg.inventory, state_dir / STATE_FILE)
+        self.metrics.registry.register(BlockMetrics(self.blocker))
         self.alerts = AlertService(cfg, state_dir) if cfg.file.alerts.enabled else None
         if self.alerts is not None:
             self.metrics.registry.register(AlertMetrics(self.alerts))
@@ -120,12 +123,19 @@ class Collector:
         finish = done or (lambda rejected: None)
         try:
             identity, kind = self.validator.identify(topic)
+            self.blocker.received[identity.agent] += 1
+            if self.blocker.is_blocked(identity.agent):  # at the topic, before any payload work; not acked
+                self.rejected_by_agent[(identity.agent, BLOCKED)] += 1
+                finish(True)
+                return
             if kind == "metrics" and self.limits.exhausted(identity.agent) and \
                     await self._refuse_unread(identity, payload, finish):
                 return
             if kind == "metrics":
                 accepted = self.validator.metrics(identity, payload)
                 self.rejected_by_agent.update({(identity.agent, r): n for r, n in accepted.rejected.items()})
+                for reason in accepted.rejected:
+                    self.blocker.refused(identity.agent, reason)
                 self.last_seen[identity.agent] = time.time()
                 accepted = self._limit(accepted)
                 await self.pipeline.add(accepted, content=payload, done=lambda: finish(False))
@@ -149,6 +159,7 @@ class Collector:
                     len(self.rejected_by_agent) >= MAX_REJECTION_LABELS:
                 agent = "(other)"  # bounded: topic names not in the inventory could otherwise grow without end
             self.rejected_by_agent[(agent, exc.reason)] += 1
+            self.blocker.refused(agent, exc.reason)
             self.loglimit.log(log, logging.WARNING, f"rejected:{agent}:{exc.reason}",
                               "rejected message from agent %s on %s: %s", agent, topic, str(exc)[:500])
             finish(True)
@@ -164,6 +175,7 @@ class Collector:
         if head.agent != agent or head.v != wire.SCHEMA_VERSION or self.pipeline.knows(agent, head.seq):
             return False
         self.rejected_by_agent[(agent, RATE_LIMITED)] += 1
+        self.blocker.refused(agent, RATE_LIMITED)
         self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{RATE_LIMITED}",
                           "agent %s: batch %d refused unread (%s)", agent, head.seq, RATE_LIMITED)
         await self.pipeline.add(Accepted(identity, head.seq, []), content=payload, done=lambda: finish(False))
@@ -180,6 +192,7 @@ class Collector:
             return accepted
         for reason, n in admission.rejected.items():
             self.points_rejected[(agent, reason)] += n
+            self.blocker.refused(agent, reason)
             self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{reason}",
                               "agent %s: %d point(s) of batch %d refused (%s)", agent, n, accepted.seq, reason)
         return replace(accepted, lines=[accepted.lines[i] for i in admission.admitted])
@@ -366,6 +379,7 @@ class Collector:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._ensure_database()
         await ensure_retention(self.cfg, self.influx)  # policies, rollup CQs, meta points (idempotent)
+        self.blocker.load()  # blocks survive a restart
         try:
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
                 if self.alerts is not None:
@@ -378,5 +392,6 @@ class Collector:
                 tg.create_task(supervise("mqtt", self._mqtt_loop))
                 tg.create_task(supervise("pipeline", self.pipeline.run))
                 tg.create_task(supervise("stats", self._stats_loop))
+                tg.create_task(supervise("blocker", self.blocker.run))
         finally:
             await self.influx.close()

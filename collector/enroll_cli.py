@@ -58,6 +58,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     bc.add_argument("--certfile", type=Path)
     bc.add_argument("--keyfile", type=Path)
     bc.add_argument("--require-client-cert", action="store_true")
+    bc.add_argument("--max-connections", type=int, default=-1, help="per listener: the fleet size plus a margin")
+    bc.add_argument("--max-message-kib", type=int, default=512, help="broker-wide payload limit (default: the wire's)")
+    bc.add_argument("--max-queued-messages", type=int, default=100_000, help="per session (the collector's backlog)")
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -81,12 +84,13 @@ def handle(args: argparse.Namespace) -> int:
             print(f"Ansible inventory written to {args.out}")
         return 0
     if args.command == "broker-conf":
-        from collector.broker import listener_conf
+        from collector.broker import limits_conf, listener_conf
 
         if bool(args.certfile) != bool(args.keyfile):
             raise ConfigError("give both --certfile and --keyfile (or neither, for a plain listener)")
         sys.stdout.write(listener_conf(args.port, args.passwd, args.acl, args.cafile, args.certfile, args.keyfile,
-                                       args.require_client_cert, args.bind))
+                                       args.require_client_cert, args.bind, args.max_connections))
+        sys.stdout.write(limits_conf(args.max_message_kib * 1024, max_queued_messages=args.max_queued_messages))
         return 0
     return _enroll(args)
 

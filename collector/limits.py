@@ -58,6 +58,8 @@ class _AgentState:
     series: set[int] = field(default_factory=set)
     hour: int = -1
     new_this_hour: int = 0
+    need: int = 0
+    """Points of the agent's last batch refused ``rate_limited`` (0 once a batch is admitted)."""
 
 
 @dataclass
@@ -87,14 +89,16 @@ class AgentLimits:
         return state
 
     def exhausted(self, agent: str) -> bool:
-        """True when the agent's bucket is empty: its next batch is refused whatever its size, so the consumer
-        can refuse it before decoding it (a flood then costs the collector little)."""
+        """True when the agent's next batch would be refused: its bucket is empty, or holds fewer points than its
+        last batch refused for the rate (a flooding agent's batches are alike; the bucket refills between them, so
+        "empty" alone would let every flood batch be decoded before its refusal). The consumer then refuses it
+        before decoding it: a flood costs the collector a header read per message."""
         state = self._state(agent)
         now = self.clock()
         state.tokens = min(float(self.cfg.burst_points),
                            state.tokens + (now - state.refilled) * self.cfg.points_per_second)
         state.refilled = now
-        return state.tokens < 1.0
+        return state.tokens < max(1.0, float(state.need))
 
     def admit(self, agent: str, lines: Sequence[bytes]) -> Admission:
         """Which lines (points) of a batch from ``agent`` (already known to the inventory) may be written."""
@@ -104,7 +108,9 @@ class AgentLimits:
                            state.tokens + (now - state.refilled) * self.cfg.points_per_second)
         state.refilled = now
         if len(lines) > state.tokens:
+            state.need = min(len(lines), self.cfg.burst_points)  # a batch above the burst never fits
             return Admission([], {RATE_LIMITED: len(lines)})
+        state.need = 0
         hour = int(self.wall() // 3600)
         if hour != state.hour:
             state.hour, state.new_this_hour = hour, 0

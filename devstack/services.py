@@ -189,7 +189,7 @@ def mosquitto(workdir: Path, port: int, extra_conf: str = "", anonymous: bool = 
         "per_listener_settings false\n"
         f"persistence true\npersistence_location {workdir / 'data'}/\nautosave_interval 5\n"
         "log_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n"
-        "max_queued_messages 100000\nmax_inflight_messages 100\n"
+        "max_queued_messages 100000\nmax_inflight_messages 100\nmessage_size_limit 524288\n"
         + (f"listener {port} 127.0.0.1\n" if plain_listener else "")
         + ("allow_anonymous true\n" if anonymous else "allow_anonymous false\n")
         + extra_conf

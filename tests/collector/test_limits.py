@@ -43,3 +43,17 @@ def test_series_limits_refuse_only_the_points_that_open_new_series() -> None:
     assert len(later.admitted) == 20 and later.rejected == {SERIES_LIMIT: 20}
     assert limits.series_count("h") == 50 and limits.series_count("other") == 0
     assert limits.admit("h", _lines("h", range(3), t=99)).rejected == {}  # same series, new time: fine
+
+
+def test_a_flooding_agent_stays_exhausted_while_its_bucket_refills_below_its_batch_size() -> None:
+    clock = Clock()
+    limits = AgentLimits(LimitsSection(points_per_second=100, burst_points=1000), clock=clock, wall=clock)
+    assert limits.admit("f", _lines("f", range(10)) * 100).rejected == {}  # the burst
+    clock.t += 0.5  # 50 points back: not empty, but far from the flood's 1,000-point batches
+    assert limits.admit("f", _lines("f", range(10)) * 100).rejected == {RATE_LIMITED: 1000}
+    clock.t += 5.0  # 550 points: still short of the last refused batch, so refused before decoding
+    assert limits.exhausted("f")
+    clock.t += 5.0  # 1,000 (the burst): the next batch is read again
+    assert not limits.exhausted("f")
+    assert limits.admit("f", _lines("f", range(10))).rejected == {}
+    assert not limits.exhausted("f")  # an admitted batch clears the mark

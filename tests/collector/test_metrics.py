@@ -80,9 +80,11 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
                          "acks_sent", "acks_failed", "write_errors", "points_quarantined", "duplicates_dropped",
                          "duplicates_reacked", "own_points", "rejected", "clock_skewed", "seq_reused",
                          "quarantine_dropped", "messages_received", "messages_acked", "messages_rejected",
-                         "messages_stale", "messages_read_pauses", "log_suppressed", "points_rejected"}
+                         "messages_stale", "messages_read_pauses", "log_suppressed", "points_rejected",
+                         "agents_blocked", "agents_unblocked", "block_apply_errors", "agent_messages"}
     expected_gauges = {"pending_points", "pending_batches", "mqtt_connected", "agent_last_seen_seconds",
-                       "influx_write_blocked", "messages_inflight", "messages_inflight_peak", "agent_series"}
+                       "influx_write_blocked", "messages_inflight", "messages_inflight_peak", "agent_series",
+                       "agent_blocked"}
     assert {n for n, f in families.items() if f.type == "counter"} == {f"commune_collector_{n}" for n in expected_counters}
     assert {n for n, f in families.items() if f.type == "gauge"} == {f"commune_collector_{n}" for n in expected_gauges}
 

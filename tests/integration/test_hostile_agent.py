@@ -19,6 +19,7 @@ from tests.support.services import Influx, wait_for
 pytestmark = pytest.mark.integration
 
 S = 10**9
+META = {"rollup_choice", "commune_inventory"}  # the collector's own (collector/retention.py), written at start
 WEEK = 7 * 86400 * S
 
 
@@ -41,8 +42,7 @@ async def _verify(rig: Rig, honest: list[wire.Point], hostile_seqs: list[int], r
     assert {r: n for (a, r), n in rejected.items()} == {r: float(n) for r, n in reasons.items()}
     # nothing but the honest-only set in InfluxDB (the collector's own stats are part of it)
     await _wait(lambda: rig.influx.rows('SELECT count("received") FROM "collector"', rig.db), "collector stats")
-    # the collector's own: its stats, and the helper points of the retention set-up (rp cm_meta)
-    assert {m for _, m in rig.show("MEASUREMENTS")} == {"collector", "synthetic", "commune_inventory", "rollup_choice"}
+    assert {m for _, m in rig.show("MEASUREMENTS")} == {"collector", "synthetic", *META}
     assert {k for m, k in rig.show("TAG KEYS") if m == "synthetic"} == {
         "agent", "commune", "commune_name", "province", "run", "series", "site"}
     assert {k for m, k in rig.show("TAG KEYS") if m == "collector"} == {"collector"}
@@ -50,8 +50,7 @@ async def _verify(rig: Rig, honest: list[wire.Point], hostile_seqs: list[int], r
     series = {k for _, k in rig.show("SERIES")}
     synthetic = {k for k in series if str(k).startswith("synthetic,")}
     assert len(synthetic) == 2 and all(f"agent={HONEST}," in str(k) for k in synthetic), synthetic
-    own = ("collector,", "commune_inventory,", "rollup_choice,")
-    assert series - synthetic == {k for k in series if str(k).startswith(own)}
+    assert series - synthetic == {k for k in series if str(k).split(",")[0] in {"collector", *META}}
 
 
 def _hostile_synthetic(t: int, **f: wire.FieldValue) -> wire.Point:

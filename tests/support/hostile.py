@@ -55,6 +55,8 @@ class Rig:
     honest: AgentClient
     hostile: AgentClient
     next_seq: Counter[str] = field(default_factory=Counter)
+    config_path: Path | None = None
+    state_dir: Path | None = None
 
     def honest_round(self, n: int = 3) -> list[wire.Point]:
         """Publish one batch of ``n`` honest points (synthetic: n int, value float); return them."""
@@ -76,6 +78,13 @@ class Rig:
 
     def publish_hostile(self, payload: bytes, topic: str | None = None) -> None:
         self.hostile.publish(topic or wire.topic(HOSTILE, "metrics"), payload)
+
+    def metric(self, name: str, label: str = "agent") -> dict[str, float]:
+        """One metric family of /metrics (a counter's ``_total`` or a gauge) by the value of ``label``."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        return {s.labels.get(label, ""): s.value for fam in text_string_to_metric_families(text) if fam.name == name
+                for s in fam.samples if s.name in (name, name + "_total")}
 
     def rejected(self) -> dict[tuple[str, str], float]:
         """/metrics ``commune_collector_rejected`` by (agent, reason)."""
@@ -127,8 +136,10 @@ def _client(agent_id: str, password: str, port: int) -> AgentClient:
 
 
 @asynccontextmanager
-async def honest_and_hostile(tmp: Path, influx: Influx, db: str) -> AsyncIterator[Rig]:
-    """Broker with passwords and the fleet ACL, collector with /metrics, an honest and a hostile agent."""
+async def honest_and_hostile(tmp: Path, influx: Influx, db: str, extra: dict[str, object] | None = None,
+                             block: dict[str, object] | None = None) -> AsyncIterator[Rig]:
+    """Broker with passwords and the fleet ACL, collector with /metrics, an honest and a hostile agent. ``extra``:
+    more collector settings; ``block``: the ``block`` section, with the broker's ACL and pid file filled in."""
     d = tmp / "rig"
     d.mkdir()
     inv_path, passwd, acl = d / "fleet.yaml", d / "mosquitto.passwd", d / "mosquitto.acl"
@@ -146,7 +157,8 @@ async def honest_and_hostile(tmp: Path, influx: Influx, db: str) -> AsyncIterato
         "inventory": "fleet.yaml", "metrics_listen": f"127.0.0.1:{metrics_port}", "stats_interval": 0.5,
         "mqtt": {"port": port, "client_id": broker.COLLECTOR_USER, "username": broker.COLLECTOR_USER,
                  "password": passwords[broker.COLLECTOR_USER]},
-        "influx": {"url": influx.url, "database": db, "flush_interval": 0.02},
+        "influx": {"url": influx.url, "database": db, "flush_interval": 0.02}, **(extra or {}),
+        **({"block": {"acl_file": str(acl), "pid_file": str(svc.pidfile), **block}} if block is not None else {}),
     }))
     collector = Collector(load_config(cfg_path), d / "state")
     task = asyncio.create_task(collector.run())
@@ -157,7 +169,7 @@ async def honest_and_hostile(tmp: Path, influx: Influx, db: str) -> AsyncIterato
                 await asyncio.sleep(0.05)
         honest = await asyncio.to_thread(_client, HONEST, passwords[HONEST], port)
         hostile = await asyncio.to_thread(_client, HOSTILE, passwords[HOSTILE], port)
-        yield Rig(collector, influx, db, metrics_port, honest, hostile)
+        yield Rig(collector, influx, db, metrics_port, honest, hostile, config_path=cfg_path, state_dir=d / "state")
     finally:
         for ac in (honest, hostile):
             if ac is not None:
