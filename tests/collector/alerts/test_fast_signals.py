@@ -59,7 +59,7 @@ def test_first_firing_commune_of_a_staggered_portal_outage_is_already_a_symptom(
     for s, off in zip(subs, offsets, strict=True):
         eng.observe(s, [point("http", MONDAY_9 - timedelta(seconds=60 - off), {"result": "ok"}, **PORTAL)])
     kinds_seen: set[str] = set()
-    for second in range(0, 180):
+    for second in range(180):
         now = MONDAY_9 + timedelta(seconds=second)
         for s, off in zip(subs, offsets, strict=True):
             since_first = second - off
