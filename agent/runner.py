@@ -135,7 +135,7 @@ class Agent:
             points = await run_probe_once(probe)
             self.batcher.add(points)
             retry = probe.config.retry_interval
-            if retry is not None and round_failed(points) and quick < probe.config.retries:
+            if retry is not None and round_failed(points) and quick < probe.config.rechecks:
                 quick += 1  # confirm a failure soon (bounded), then back to the normal cadence
                 next_at = loop.time() + float(retry)
                 continue

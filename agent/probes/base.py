@@ -62,9 +62,9 @@ class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     interval: Duration = Duration(60)
     timeout: Duration = Duration(20)
     retry_interval: Duration | None = None
-    """After a round with a failed check (a point with ``ok`` = 0), run again this soon (``retries`` times in a
+    """After a round with a failed check (a point with ``ok`` = 0), run again this soon (``rechecks`` times in a
     row at most, then back to ``interval``) so an outage is confirmed quickly; unset: always ``interval``."""
-    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    rechecks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
 
 
 def round_failed(points: list[Point]) -> bool:

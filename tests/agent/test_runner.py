@@ -154,7 +154,7 @@ async def test_a_failed_check_is_repeated_soon_a_bounded_number_of_times(tmp_pat
     interval applies again: the re-checks are bounded, not a tight loop against a dead service."""
     config = parse_config({"agent": {"id": "pc-test"}}, "test")
     agent = Agent(config, tmp_path)
-    probe = FailingProbe(ProbeConfig(interval=Duration(3600), retry_interval=Duration(0), retries=2), CTX)
+    probe = FailingProbe(ProbeConfig(interval=Duration(3600), retry_interval=Duration(0), rechecks=2), CTX)
     plain = FailingProbe(ProbeConfig(interval=Duration(3600)), CTX)
     tasks = [asyncio.create_task(agent._schedule(p)) for p in (probe, plain)]
     try:
