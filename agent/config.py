@@ -40,7 +40,9 @@ class MqttConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     password: str = ""
     password_file: str = ""
     tls: TlsConfig | None = None
-    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 15
+    """Seconds. The broker publishes the agent's last will (status "offline") when it hears nothing for 1.5 x
+    this: a cut link is an AgentOffline alert for a site gateway within ~25 s (docs/alerts.md)."""
     connect_timeout: Duration = Duration(5)
     reconnect_min: Duration = Duration(1)
     reconnect_max: Duration = Duration(60)

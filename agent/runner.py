@@ -23,7 +23,7 @@ import psutil
 
 from agent.config import AgentConfig
 from agent.probes import REGISTRY, Probe, ProbeConfig
-from agent.probes.base import ProbeContext, clean_fields, result_fields
+from agent.probes.base import ProbeContext, clean_fields, result_fields, round_failed
 from agent.publish import Publisher
 from agent.queue import DiskQueue
 from agent.wire import Point
@@ -129,9 +129,17 @@ class Agent:
         loop = asyncio.get_running_loop()
         interval = float(probe.config.interval)
         next_at = loop.time() + random.uniform(0, min(interval, 5.0))  # spread the first rounds
+        quick = 0  # quick re-checks done since the last round without a failure
         while True:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-            self.batcher.add(await run_probe_once(probe))
+            points = await run_probe_once(probe)
+            self.batcher.add(points)
+            retry = probe.config.retry_interval
+            if retry is not None and round_failed(points) and quick < probe.config.rechecks:
+                quick += 1  # confirm a failure soon (bounded), then back to the normal cadence
+                next_at = loop.time() + float(retry)
+                continue
+            quick = quick if round_failed(points) else 0
             next_at += interval
             if next_at < loop.time():  # a round overran: skip the missed slots rather than bunch up
                 next_at = loop.time() + interval

@@ -1,12 +1,15 @@
 """Alert latency: time from a fault to the notification mail at a local SMTP server, with the DEFAULT rules
-(their ``for``/``absent`` windows), the collector's default evaluate interval and the generated
-Alertmanager config's default group_wait. Real processes: Mosquitto, InfluxDB, collector, agents,
-Alertmanager; aiosmtpd in this process. The three faults run at once, each in its own commune:
+(their ``for``/``absent`` windows), the collector's default evaluate interval, the agent's default MQTT
+keepalive and http retry interval, and the generated Alertmanager config's default group_wait (10 s on the
+commune routes). Real processes: Mosquitto, InfluxDB, collector, agents, Alertmanager; aiosmtpd in this
+process. The three faults run at once, each in its own commune:
 
-- agent killed: a site gateway's agent gets SIGKILL (rule AgentOffline, gateway: absent 5m, any hour);
-- portal down: a local HTTP portal starts answering 503 (rule PortalDown: for 5m);
-- link cut: iptables DROP on the MQTT listener one gateway agent uses (as root; skipped otherwise) —
-  the collector sees that site go silent (AgentOffline, gateway).
+- agent killed: a site gateway's agent gets SIGKILL; the broker publishes its last will (status offline)
+  at once (rule agent-offline-gateway-status: for 10s, any hour);
+- portal down: a local HTTP portal starts answering 503 (rule PortalDown: for 20s; the http probe checks
+  every 30 s here and re-checks a failure 10 s and 20 s later);
+- link cut: iptables DROP on the MQTT listener one gateway agent uses (as root; skipped otherwise) — the
+  broker publishes its last will when 1.5 x its keepalive (15 s) passes in silence (same status rule).
 
     python -m bench.alert_latency [--timeout 900]
 """
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rules = load_rules()
     windows = {r.id: (r.spec.absent or r.spec.for_) for r in rules.rules}
+    keepalive = 15.0  # the agent's default mqtt.keepalive: the broker drops a silent client after 1.5 x
     root = Path(tempfile.mkdtemp(prefix="alert-latency-"))
     inbox = Inbox()
     smtp_port = stack.free_port()
@@ -153,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         agents["gw-killed"].kill()
         Portal.failing = True
         cut = _iptables("-A", link_port)
-        faults = {"agent killed": (t0, KILLED, "agent-offline-gateway"),
+        faults = {"agent killed": (t0, KILLED, "agent-offline-gateway-status"),
                   "portal down": (t0, PORTAL, "PortalDown")}
         if cut:
-            faults["link cut"] = (t0, LINK, "agent-offline-gateway")
+            faults["link cut"] = (t0, LINK, "agent-offline-gateway-status")
         else:
             print("link cut: skipped (needs root and iptables)")
         deadline = t0 + args.timeout
@@ -171,10 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             latency = got[0] - start
             print(f"{name:14} {window:>11.0f}s {latency:>8.1f}s {latency - window:>8.1f}s  {got[1]}")
-        print("\noverhead = latency - the rule's for/absent window: evaluation, posting, Alertmanager group_wait, SMTP.\n"
-              "An absence window starts at the agent's last report (its 'agent' point, every 30 s), up to 30 s\n"
-              "before the fault, which hides part of group_wait; a for window starts at the first failing probe\n"
-              "result (the http probe runs every 30 s).")
+        print("\noverhead = latency - the rule's for window: evaluation (every 5 s), posting, Alertmanager's\n"
+              "group_wait (10 s on commune routes), SMTP; for the link cut also the broker's keepalive timeout\n"
+              f"(1.5 x {keepalive:.0f} s); for the portal also the wait for the probe's next check (0-30 s here).")
     finally:
         _iptables("-D", link_port)
         for s in reversed(services):

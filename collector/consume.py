@@ -9,6 +9,7 @@ Measurements it writes itself (through ``Pipeline.add_own``)
   in ``Batch.clock_offset_ms``), skewed (1 when beyond ``clock_skew_max``).
 - ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0) — from the retained status
   and the last will.
+- ``alerts``: one point per resolved alert (collector/alerts/history.py, docs/report.md).
 The same counters, per-agent last-seen times and rejections by agent and reason are on ``/metrics``.
 
 Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for ``mqtt.receive_maximum``
@@ -110,6 +111,7 @@ class Collector:
         self.alerts = AlertService(cfg, state_dir) if cfg.file.alerts.enabled else None
         if self.alerts is not None:
             self.metrics.registry.register(AlertMetrics(self.alerts))
+            self.alerts.write_own = self.pipeline.add_own  # alert history (measurement "alerts")
         self.feed = EvaluationFeed(cfg.mqtt, Validator(cfg.inventory, window=self.validator.window), self.alerts,
                                    cfg.source) if self.alerts is not None and evaluates_apart(cfg.mqtt) else None
         if self.feed is not None:  # a shared member: the rules read the full stream (collector.scaleout)
@@ -150,6 +152,8 @@ class Collector:
                                          {"state": status.state, "online": 1 if status.state == "online" else 0},
                                          time.time_ns())
                 await self.pipeline.add_own([line.encode()], done=lambda: finish(False))
+                if self.alerts is not None and self.feed is None:
+                    self.alerts.observe_status(identity, status.state)
             else:
                 raise wire.WireError("bad_topic", f"unexpected topic kind {kind!r}")
         except wire.WireError as exc:

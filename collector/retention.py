@@ -84,6 +84,9 @@ ROLLUPS: dict[str, dict[str, str]] = {
     "agent": {"queue_depth": "max", "queue_dropped_total": "max", "connected": "min", "clock_offset_ms": "mean"},
     "agent_status": {"online": "min"},
     "agent_clock": {"offset_ms": "mean", "skewed": "max"},
+    # alert history (one point per resolved alert): kept for the monthly report beyond the raw retention;
+    # two alerts with the same tags ending in the same minute become one row (their durations summed)
+    "alerts": {"duration_s": "sum", "started_at": "min", "communes": "max"},
     "collector": {"received": "max", "points_accepted": "max", "points_written": "max", "rejected_total": "max",
                   "write_errors": "max", "pending_points": "max"},
 }

@@ -102,6 +102,9 @@ class EvaluationFeed:
         self.counts["messages"] += 1
         try:
             identity, kind = self.validator.identify(topic)
+            if kind == "status":  # the last will: the fast AgentOffline signal
+                self.alerts.observe_status(identity, wire.decode_status(payload).state)
+                return
             if kind != "metrics":
                 return
             points = self._checked(identity, payload)
@@ -138,6 +141,7 @@ class EvaluationFeed:
                     self.connected = True
                     backoff.reset()
                     await client.subscribe(f"{wire.TOPIC_ROOT}/+/metrics", qos=1)
+                    await client.subscribe(f"{wire.TOPIC_ROOT}/+/status", qos=1)
                     log.info("alert evaluation feed subscribed as %s", eval_client_id(m))
                     async for message in client.messages:
                         payload = message.payload

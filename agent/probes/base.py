@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, TypeVar
 
 import msgspec
 
@@ -61,6 +61,15 @@ class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
     interval: Duration = Duration(60)
     timeout: Duration = Duration(20)
+    retry_interval: Duration | None = None
+    """After a round with a failed check (a point with ``ok`` = 0), run again this soon (``rechecks`` times in a
+    row at most, then back to ``interval``) so an outage is confirmed quickly; unset: always ``interval``."""
+    rechecks: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+
+
+def round_failed(points: list[Point]) -> bool:
+    """Whether a round has a failed check (a point whose ``ok`` field is 0)."""
+    return any(p.f.get("ok") == 0 for p in points if p.m != "agent_probe")
 
 
 def wall_clock_ns() -> int:

@@ -78,6 +78,9 @@ class HttpTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class HttpConfig(ProbeConfig, kw_only=True):
     interval: Duration = Duration(60)
+    retry_interval: Duration | None = Duration(10)
+    """A failed check is repeated 10 s and 20 s later (``rechecks``: 2): PortalDown (for 20s) fires after three
+    failed checks in a row, not after minutes, and a single blip is not an alert."""
     timeout: Duration = Duration(15)
     targets: list[HttpTarget] = msgspec.field(default_factory=list)
     proxy: str = ""

@@ -100,7 +100,8 @@ def generate(inventory: Inventory, contacts: Contacts, *, templates: str = "comm
         if rec.empty():
             continue
         receivers.append(_receiver(commune_receiver(code), rec, contacts, telegram_token))
-        routes.append({"receiver": commune_receiver(code), "matchers": [f'commune="{code}"']})
+        routes.append({"receiver": commune_receiver(code), "matchers": [f'commune="{code}"'],
+                       "group_wait": t.commune_group_wait})
     config: dict[str, Any] = {
         "global": glob,
         "templates": [templates],

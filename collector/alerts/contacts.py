@@ -61,6 +61,9 @@ class ZaloSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class TimingSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     group_wait: str = "30s"
+    commune_group_wait: str = "10s"
+    """group_wait of the commune routes: a commune hears of its own fault quickly. Storms are grouped by the
+    collector's correlation (symptoms are marked before they are first posted), not by waiting."""
     group_interval: str = "5m"
     repeat_interval: str = "4h"
     province_repeat_interval: str = "1h"
@@ -145,7 +148,7 @@ def parse_contacts(data: Any, source: str, province: int = PHU_THO) -> Contacts:
     if raw.telegram is not None and raw.telegram.api_url and not raw.telegram.api_url.startswith(
             ("http://", "https://")):
         raise ConfigError(f"{source}: telegram.api_url: {raw.telegram.api_url!r} must be an http(s) URL")
-    for name in ("group_wait", "group_interval", "repeat_interval", "province_repeat_interval"):
+    for name in ("group_wait", "commune_group_wait", "group_interval", "repeat_interval", "province_repeat_interval"):
         value = getattr(raw.timing, name)
         if not DURATION_RE.match(value):
             raise ConfigError(f"{source}: timing.{name}: {value!r} is not a duration like 30s, 5m or 4h")

@@ -1,7 +1,8 @@
 """Correlation: many symptoms, one cause.
 
 - A portal (``service``) failing in >= ``portal_min_communes`` communes, or in >= ``portal_min_fraction`` of
-  the communes that watch it (and at least 2), is one ``PortalIncident`` (kind=incident, scope=province);
+  the communes that watch it (and at least 2), counting communes whose alert is still pending, while at least
+  one commune's alert fires, is one ``PortalIncident`` (kind=incident, scope=province);
   the per-commune PortalDown alerts become kind=symptom with incident_id ``portal:<service>``. Once raised,
   the incident holds while at least 2 communes still fail (no flapping around the threshold).
 - A site whose gateway ping AND every external ping target fail is a ``SiteLinkDown`` incident
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from collector.alerts import vnformat
 from collector.alerts.model import Alert
 from collector.alerts.rules import CorrelationSpec, Rule
-from collector.alerts.series import ACTIVE, Series, Subject
+from collector.alerts.series import ACTIVE, Series, State, Subject
 
 
 @dataclass
@@ -69,10 +70,14 @@ class Correlator:
             is_gw = series.tags.get("role") == self.spec.gateway_role
             sites.setdefault(key, {}).setdefault((is_gw, series.target), []).append(series)
         for key, targets in sites.items():
-            failing = {tk: any(s.state in ACTIVE for s in ss) for tk, ss in targets.items()}
+            # a target still pending counts as failing (as for portals: the site's first alert is born a
+            # symptom), as long as at least one of them fires
+            failing = {tk: any(s.state in (*ACTIVE, State.PENDING) for s in ss) for tk, ss in targets.items()}
             gateways = [f for (gw, _), f in failing.items() if gw]
             external = [f for (gw, _), f in failing.items() if not gw]
             if not (gateways and external and all(gateways) and all(external)):
+                continue
+            if not any(s.state in ACTIVE for ss in targets.values() for s in ss):
                 continue
             subject = subjects[key]
             incident_id = f"sitelink:{subject.commune}/{subject.site}"
@@ -129,17 +134,24 @@ class Correlator:
     def _portal(self, cands: list[Candidate], all_series: list[tuple[Subject, Series, Rule]], t: float,
                 incidents: dict[str, Alert]) -> None:
         name = self.spec.portal_alertname
+        pending: dict[str, dict[str, str]] = {}  # service -> commune -> name, failing but not yet firing
         for subject, series, rule in all_series:
             service = series.tags.get(rule.spec.service_tag, "") if rule.spec.service_tag else ""
             if rule.name == name and service:
                 self.watch.setdefault(service, set()).add(subject.commune)
+                if series.state is State.PENDING:
+                    pending.setdefault(service, {})[subject.commune] = subject.commune_name
         by_service: dict[str, list[Candidate]] = {}
         for cand in cands:
             if cand.rule.name == name and cand.ends_at is None and cand.labels.get("kind") == "alert" \
                     and cand.labels.get("service"):
                 by_service.setdefault(cand.labels["service"], []).append(cand)
         for service, failing in by_service.items():
-            communes = {c.subject.commune for c in failing}
+            # communes whose checks fail but whose alert is still pending count too: when the first commune's
+            # alert fires, the others have usually seen the outage as well, and its alert is then born a
+            # symptom (never notified to the commune), however short the commune routes' group_wait is
+            named = {**pending.get(service, {}), **{c.subject.commune: c.subject.commune_name for c in failing}}
+            communes = set(named)
             total = len(self.watch.get(service, communes) | communes)
             incident_id = f"portal:{service}"
             needed = min(self.spec.portal_min_communes, max(2, math.ceil(self.spec.portal_min_fraction * total)))
@@ -147,7 +159,7 @@ class Correlator:
                 continue
             starts = self._start(incident_id, t)
             since = vnformat.date_time(datetime.fromtimestamp(starts, UTC))
-            names = sorted({c.subject.commune_name for c in failing})
+            names = sorted(set(named.values()))
             incidents[incident_id] = Alert(
                 {"alertname": "PortalIncident", "severity": "critical", "province": failing[0].subject.province,
                  "service": service, "target": service, "kind": "incident", "scope": "province",

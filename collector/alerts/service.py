@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from agent.wire import Point
 from collector.alerts.acklink import AckSigner, ack_handler
 from collector.alerts.alertmanager import AlertmanagerClient, AlertmanagerError
 from collector.alerts.engine import Engine
+from collector.alerts.history import AlertHistory
 from collector.alerts.model import Alert
 from collector.alerts.rules import DEFAULT_RULES, load_rules
 from collector.alerts.series import Subject
@@ -34,6 +35,8 @@ from common.secret_files import read_secret
 log = logging.getLogger("collector.alerts")
 
 _KIND_ORDER = {"incident": 0, "alert": 1, "symptom": 2}
+STATUS_FIELDS = ("online", "state")
+"""Fields of the ``agent_status`` points the collector feeds the rules (from the agents' MQTT status)."""
 
 
 def subject_of(identity: AgentIdentity) -> Subject:
@@ -112,6 +115,9 @@ class AlertService:
         self.silences: list[dict[str, Any]] = []
         self._last_post = 0.0
         self._last_sent: dict[str, tuple[str | None, tuple[tuple[str, str], ...]]] = {}
+        self.history = AlertHistory()
+        self.write_own: Callable[[list[bytes]], Awaitable[None]] | None = None
+        """Where resolved alerts go as ``alerts`` points (the collector sets its pipeline's ``add_own``)."""
 
     # lifecycle ----------------------------------------------------------------------------------
     async def __aenter__(self) -> AlertService:
@@ -143,6 +149,14 @@ class AlertService:
     # input --------------------------------------------------------------------------------------
     def observe(self, identity: AgentIdentity, points: Iterable[Point]) -> None:
         self.engine.observe(subject_of(identity), points, self._now())
+
+    def observe_status(self, identity: AgentIdentity, state: str) -> None:
+        """The agent's retained MQTT status (``online``, or ``offline`` from its last will: published by the
+        broker as soon as the connection drops or its keepalive expires) as an ``agent_status`` point, timed by
+        the collector's clock (a last will carries the time it was set, not the time of the drop)."""
+        now = self.clock()
+        point = Point(m="agent_status", t=int(now * 1e9), f={"online": 1 if state == "online" else 0, "state": state})
+        self.engine.observe(subject_of(identity), [point], datetime.fromtimestamp(now, UTC))
 
     # silences -----------------------------------------------------------------------------------
     def _is_silenced(self, alert: Alert) -> bool:
@@ -184,6 +198,9 @@ class AlertService:
             ok = await self.post([self._decorate(a, now) for a in alerts])
             self._last_post = now if ok else 0.0  # a member down: try again at the next evaluation
         self._last_sent = shape
+        history = self.history.resolved_lines(alerts)
+        if history and self.write_own is not None:
+            await self.write_own(history)
         return alerts
 
     async def post(self, alerts: list[Alert]) -> bool:

@@ -16,7 +16,7 @@ class AlertsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Rules file (relative paths: relative to the collector config); empty: the shipped default rules."""
     alertmanager_urls: list[str] = msgspec.field(default_factory=list)
     """Base URLs of every Alertmanager of the cluster (``http://127.0.0.1:9093``); alerts go to all of them."""
-    evaluate_interval: Seconds = 10.0
+    evaluate_interval: Seconds = 5.0
     """How often the rules are evaluated on time (an agent that stops sending is noticed this way)."""
     repost_interval: Annotated[float, msgspec.Meta(gt=0, le=60)] = 30.0
     """Firing alerts are re-posted this often, with endsAt = now + 3 x this (an Alertmanager restart loses

@@ -138,7 +138,10 @@ async def collect(client: Queryable, database: str, year: int, month: int, offic
 
 
 def _alerts_where(month_rng: str, flt: str, scope: str) -> str:
-    return f"WHERE {month_rng}{flt if scope == 'commune' else ''} AND \"scope\" = '{scope}'"
+    """A commune's incidents leave out symptoms (``kind`` = symptom): their cause is one incident, counted
+    once (a province-wide one in the province's list, a site-link outage as the commune's own)."""
+    own = " AND \"kind\" != 'symptom'" if scope == "commune" else ""
+    return f"WHERE {month_rng}{flt if scope == 'commune' else ''} AND \"scope\" = '{scope}'{own}"
 
 
 async def _incidents(client: Queryable, src: Source, data: MonthData, month_rng: str, flt: str) -> None:

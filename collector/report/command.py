@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--communes", default="", help="comma-separated commune codes (default: all of the province)")
     p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
-    p.add_argument("--holidays", default="", help="comma-separated YYYY-MM-DD public holidays (no office hours)")
+    p.add_argument("--holidays", default="", help="comma-separated YYYY-MM-DD public holidays (no office hours; "
+                   "default: the alert calendar's calendar.holidays)")
     p.add_argument("--holidays-file", type=Path, default=None, help="YAML list of YYYY-MM-DD holidays")
     p.add_argument("--maintenance", action="append", default=[],
                    help="START/END maintenance window, ISO, Vietnam time unless an offset is given (repeatable)")
@@ -47,20 +48,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mail-from", default="commune-monitor@localhost")
 
 
-def _holidays(args: argparse.Namespace) -> frozenset[dt.date]:
+def _holidays(args: argparse.Namespace, default: frozenset[dt.date] = frozenset()) -> frozenset[dt.date]:
+    """``--holidays`` and ``--holidays-file``; neither given: ``default`` (the alert calendar's list)."""
     days = [x.strip() for x in args.holidays.split(",") if x.strip()]
     if args.holidays_file:
         days += [str(x) for x in (yaml.safe_load(args.holidays_file.read_text(encoding="utf-8")) or [])]
+    if not args.holidays.strip() and args.holidays_file is None:
+        return default
     return frozenset(dt.date.fromisoformat(x) for x in days)
 
 
-def job_from_args(args: argparse.Namespace, database: str, inventory: object) -> ReportJob:
+def job_from_args(args: argparse.Namespace, database: str, inventory: object,
+                  default_holidays: frozenset[dt.date] = frozenset()) -> ReportJob:
     from collector.config import Inventory
     from collector.report.run import ReportJob
 
     assert isinstance(inventory, Inventory)
     year, month = parse_month(args.month)
-    office = OfficeHours(holidays=_holidays(args), maintenance=tuple(parse_window(w) for w in args.maintenance))
+    office = OfficeHours(holidays=_holidays(args, default_holidays),
+                         maintenance=tuple(parse_window(w) for w in args.maintenance))
     return ReportJob(
         year, month, database, inventory, args.province, commune_codes(args.communes),
         tuple(f.strip() for f in args.formats.split(",") if f.strip()), args.out, office,
@@ -73,13 +79,15 @@ def job_from_args(args: argparse.Namespace, database: str, inventory: object) ->
 
 def main(args: argparse.Namespace) -> int:
     from collector.config import DEFAULT_CONFIG, load_config
+    from collector.errors import ConfigError
     from collector.influx import make_influx_client
+    from collector.report.holidays import alert_calendar_holidays
     from collector.report.run import produce
 
     cfg = load_config(args.config or DEFAULT_CONFIG)
     try:
-        job = job_from_args(args, cfg.influx.database, cfg.inventory)
-    except ValueError as exc:
+        job = job_from_args(args, cfg.influx.database, cfg.inventory, alert_calendar_holidays(cfg))
+    except (ValueError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -132,3 +132,42 @@ async def test_scheduler_keeps_every_probe_running(tmp_path: Path) -> None:
     assert hung.cancelled >= 3
     counts = [int(p.f["n"]) for p in agent.batcher._points if p.m == "counts"]
     assert counts == list(range(1, len(counts) + 1))  # every healthy round arrived, in order
+
+
+class FailingProbe(Probe[ProbeConfig]):
+    """Every check fails (``ok`` = 0), like a portal that is down."""
+
+    name: ClassVar[str] = "fails"
+    Config: ClassVar[type[ProbeConfig]] = ProbeConfig
+
+    def __init__(self, config: ProbeConfig, ctx: ProbeContext) -> None:
+        super().__init__(config, ctx)
+        self.rounds = 0
+
+    async def collect(self) -> list[Point]:
+        self.rounds += 1
+        return [self.point("fails", {"ok": 0, "result": "connect_refused"})]
+
+
+async def test_a_failed_check_is_repeated_soon_a_bounded_number_of_times(tmp_path: Path) -> None:
+    """With retry_interval set, a failed round is re-run at once (twice here), then the normal hour-long
+    interval applies again: the re-checks are bounded, not a tight loop against a dead service."""
+    config = parse_config({"agent": {"id": "pc-test"}}, "test")
+    agent = Agent(config, tmp_path)
+    probe = FailingProbe(ProbeConfig(interval=Duration(3600), retry_interval=Duration(0), rechecks=2), CTX)
+    plain = FailingProbe(ProbeConfig(interval=Duration(3600)), CTX)
+    tasks = [asyncio.create_task(agent._schedule(p)) for p in (probe, plain)]
+    try:
+        deadline = time.monotonic() + 30
+        while probe.rounds < 3 or plain.rounds < 1:
+            assert time.monotonic() < deadline, (probe.rounds, plain.rounds)
+            await asyncio.sleep(0.05)  # polling while the scheduler runs, not a synchronisation
+        for _ in range(50):  # give an unbounded retry loop every chance to run again
+            await asyncio.sleep(0)
+        assert probe.rounds == 3, "one round and two quick re-checks, then the normal interval"
+        assert plain.rounds == 1, "without retry_interval a failure waits for the next interval"
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        agent.queue.close()

@@ -65,7 +65,7 @@ def alertmanager_for(root: Path, inventory: dict[str, dict[str, str]], smtp_port
         "province": {"email": [PROVINCE_MAIL]},
         "communes": {c: {"email": [commune_mail(c)]} for c in codes},
         "smtp": {"smarthost": f"127.0.0.1:{smtp_port}", "from": "giamsat@test.vn", "require_tls": False},
-        "timing": {"group_wait": "1s", "group_interval": group_interval, "repeat_interval": repeat_interval,
+        "timing": {"group_wait": "1s", "commune_group_wait": "1s", "group_interval": group_interval, "repeat_interval": repeat_interval,
                    "province_repeat_interval": repeat_interval},
     }
     (root / "contacts.yaml").write_text(yaml.safe_dump(contacts, allow_unicode=True), encoding="utf-8")

@@ -45,7 +45,7 @@ def write_config(root: Path, codes: Iterable[str], *, smtp_port: int, telegram_u
         "province": {"email": [PROVINCE_MAIL]},
         "communes": {c: {"email": [commune_mail(c)]} for c in codes},
         "smtp": {"smarthost": f"127.0.0.1:{smtp_port}", "from": "giamsat@test.vn", "require_tls": False},
-        "timing": {"group_wait": group_wait, "group_interval": "2s", "repeat_interval": "1h",
+        "timing": {"group_wait": group_wait, "commune_group_wait": group_wait, "group_interval": "2s", "repeat_interval": "1h",
                    "province_repeat_interval": "1h"},
     }
     if telegram_url:

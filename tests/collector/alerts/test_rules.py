@@ -43,11 +43,14 @@ def test_default_rules_load_with_model_defaults() -> None:
 
 def _schema() -> dict[str, set[str]]:
     """measurement -> its field and tag names, from the measurement schema the agents are validated against
-    (plus the inventory tags the collector adds to every point)."""
+    (plus the inventory tags the collector adds to every point), and the collector's ``agent_status`` points
+    (the agents' MQTT status) that it feeds the rules itself."""
     from agent.wire import RESERVED_TAGS, measurement_schema
+    from collector.alerts.service import STATUS_FIELDS
 
-    return {name: set(m.fields) | set(m.tags) | set(RESERVED_TAGS)
-            for name, m in measurement_schema().measurements.items()}
+    schema = {name: set(m.fields) | set(m.tags) | set(RESERVED_TAGS)
+              for name, m in measurement_schema().measurements.items()}
+    return {**schema, "agent_status": set(STATUS_FIELDS) | set(RESERVED_TAGS)}
 
 
 def test_every_default_rule_watches_a_measurement_field_and_tags_of_the_schema() -> None:

@@ -52,3 +52,37 @@ def test_progress_bar_only_on_a_terminal() -> None:
     bar.step("portals")
     assert quiet.getvalue() == ""
     assert "2/2 portals" in tty.getvalue() and tty.getvalue().endswith("\n")
+
+
+def _config(tmp_path: Path, influx: Influx, db: str, **extra: object) -> Path:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(s.FLEET), encoding="utf-8")
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text(yaml.safe_dump({"influx": {"url": influx.url, "database": db}, "inventory": str(fleet), **extra}),
+                   encoding="utf-8")
+    return cfg
+
+
+def test_holidays_default_to_the_alert_calendar(seeded: tuple[Influx, str], tmp_path: Path) -> None:
+    """No --holidays: the report takes the holidays of the alert rules file the config names (one list for
+    alerting and reporting); without alerts.rules, the shipped one (2/9 and 1/9 in September 2026)."""
+    influx, db = seeded
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("calendar:\n  holidays: [2026-10-20]\nrules: []\n", encoding="utf-8")
+    cfg = _config(tmp_path, influx, db, alerts={"rules": str(rules)})
+    out = tmp_path / "oct"
+    assert main(["report", "-c", str(cfg), "--month", "2026-10", "--communes", s.A, "--formats", "html",
+                 "--out", str(out), "--no-previous"]) == 0
+    assert "9.450 phút" in (out / "bao-cao-san-sang-2026-10.html").read_text(encoding="utf-8")  # 21 x 450
+
+    (tmp_path / "shipped").mkdir()
+    shipped = _config(tmp_path / "shipped", influx, db)
+    out = tmp_path / "sep"
+    assert main(["report", "-c", str(shipped), "--month", "2026-09", "--communes", s.A, "--formats", "html",
+                 "--out", str(out), "--no-previous"]) == 0
+    assert "9.000 phút" in (out / "bao-cao-san-sang-2026-09.html").read_text(encoding="utf-8")  # (22 - 2) x 450
+    # an explicit list still replaces it
+    out = tmp_path / "sep-explicit"
+    assert main(["report", "-c", str(shipped), "--month", "2026-09", "--communes", s.A, "--formats", "html",
+                 "--out", str(out), "--no-previous", "--holidays", "2026-09-02"]) == 0
+    assert "9.450 phút" in (out / "bao-cao-san-sang-2026-09.html").read_text(encoding="utf-8")
