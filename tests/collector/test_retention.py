@@ -27,10 +27,10 @@ from collector.retention import (
     MINUTE_RP,
     ROLLUPS,
     Retention,
-    RetentionSection,
     ensure_retention,
     rollups,
 )
+from collector.retention_config import RetentionSection
 from devstack.services import free_port
 from tests.support.services import Influx
 
