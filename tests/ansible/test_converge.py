@@ -195,8 +195,11 @@ def test_role_configs_run_mosquitto_and_collector_and_an_agents_points_reach_inf
     # the collector's absolute paths point inside the root prefix the role installed into
     run_cfg = ccfg.with_name("collector-run.yaml")
     run_cfg.write_text(ccfg.read_text().replace(cdir, str(ccfg.parent)))
+    # ready once subscribed: the collector's session is new, so the broker drops what is published before it
+    # subscribes (the agent would send it again only after its resend timeout)
     collector = stack.python_service("collector", tmp / "run-c", ["collector.cli", "run", "-c", str(run_cfg),
-                                                                  "--state-dir", str(tmp / "run-c")], lambda: True)
+                                                                  "--state-dir", str(tmp / "run-c")],
+                                     stack.log_says(tmp / "run-c", "collector", "connected to mqtt"))
     agent_dir = p / "etc" / "commune-monitor" / "agent"
     doc = yaml.safe_load((agent_dir / "agent.yaml").read_text())
     doc["probes"] = {"synthetic": {"interval": "100ms", "rounds": 5, "points_per_round": 3}}
