@@ -25,7 +25,8 @@ from pathlib import Path
 
 from collector.config import CollectorConfig, CollectorFileConfig, InfluxSection
 from collector.influx import make_influx_client
-from collector.retention import HOUR_RP, MINUTE_RP, Retention, RetentionSection
+from collector.retention import HOUR_RP, MINUTE_RP, Retention
+from collector.retention_config import RetentionSection
 from devstack import services as stack
 from tests.dashboards import simulate
 from tests.dashboards.panels import influxql_targets, substitute

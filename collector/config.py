@@ -19,6 +19,7 @@ from collector.blocking import BlockSection
 from collector.errors import ConfigError
 from collector.limits import LimitsSection
 from collector.registry import PHU_THO, Commune, communes, normalise_code
+from collector.retention_config import RetentionSection
 from common.config_errors import describe_validation_error
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
@@ -98,6 +99,8 @@ class CollectorFileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     """Blocking at the broker of an agent that stays over its limits (collector/blocking.py)."""
     log_lines_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 10
     """Per kind of repeated warning (per agent where it names one); the rest are counted and suppressed."""
+    retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
+    """InfluxDB retention policies and rollups (collector/retention_config.py, docs/config-reference.md)."""
 
 
 class AgentEntry(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -4,11 +4,12 @@ Measurements it writes itself (through ``Pipeline.add_own``)
 - ``collector`` (tag ``collector``): received, batches_accepted, points_accepted, points_written,
   batches_written, acks_sent, acks_failed, write_errors, points_quarantined, duplicates_dropped,
   duplicates_reacked (batches an agent sent again: not written twice), own_points, rejected_total,
-  rejected_<reason>, pending_points, pending_batches, mqtt_connected.
+  rejected_<reason>, pending_points, pending_batches, mqtt_connected, write_latency_mean_ms and
+  write_latency_max_ms (InfluxDB's answer times since the previous line; collector/write_latency.py).
 - ``agent_clock`` (inventory tags): offset_ms (collector - agent, as the agent measured it from acks and sent
   in ``Batch.clock_offset_ms``), skewed (1 when beyond ``clock_skew_max``).
-- ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0) — from the retained status
-  and the last will.
+- ``agent_status`` (inventory tags): state ("online"/"offline"), online (1/0), version (the agent's, when its
+  status message names one) — from the retained status and the last will.
 - ``alerts``: one point per resolved alert (collector/alerts/history.py, docs/report.md).
 The same counters, per-agent last-seen times and rejections by agent and reason are on ``/metrics``.
 
@@ -148,9 +149,10 @@ class Collector:
             elif kind == "status":
                 status = wire.decode_status(payload)
                 self.last_seen[identity.agent] = time.time()
-                line = self.encoder.line("agent_status", identity.tags(),
-                                         {"state": status.state, "online": 1 if status.state == "online" else 0},
-                                         time.time_ns())
+                fields: dict[str, str | int] = {"state": status.state, "online": 1 if status.state == "online" else 0}
+                if status.version:
+                    fields["version"] = status.version
+                line = self.encoder.line("agent_status", identity.tags(), fields, time.time_ns())
                 await self.pipeline.add_own([line.encode()], done=lambda: finish(False))
                 if self.alerts is not None and self.feed is None:
                     self.alerts.observe_status(identity, status.state)
@@ -236,10 +238,14 @@ class Collector:
         fields.update({f"rejected_{k}": v for k, v in rejected.items()})
         return fields
 
+    def stats_line_fields(self) -> dict[str, float]:
+        """The ``collector`` measurement's fields: the counters plus the write latency since the last line."""
+        return {**self.stats_fields(), **self.pipeline.write_latency.take_window()}
+
     async def _stats_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.file.stats_interval)
-            fields = self.stats_fields()
+            fields = self.stats_line_fields()
             line = self.encoder.line("collector", {"collector": self.name}, fields, time.time_ns())
             await self.pipeline.add_own([line.encode()])
             log.info("stats: %s", " ".join(f"{k}={v}" for k, v in fields.items() if v))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector as _PromCollector
 
 from collector.pipeline import COUNTERS
@@ -111,3 +111,7 @@ class CollectorMetrics(_PromCollector):
         for agent, t in sorted(c.last_seen.items()):
             seen.add_metric([agent], t)
         yield seen
+        latency = c.pipeline.write_latency
+        yield HistogramMetricFamily(PREFIX + "influx_write_seconds", "How long InfluxDB took to answer a write "
+                                    "(2xx or an HTTP error; writes without an answer count as write_errors).",
+                                    buckets=latency.cumulative(), sum_value=latency.total_seconds)

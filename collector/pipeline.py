@@ -35,6 +35,7 @@ from collector.influx import InfluxClient
 from collector.loglimit import LogLimiter
 from collector.quarantine import QuarantineFile
 from collector.validate import Accepted
+from collector.write_latency import WriteLatency
 from common.backoff import Backoff
 from common.ranges import seqs_to_ranges
 
@@ -115,6 +116,8 @@ class Pipeline:
         self.clock_ns = clock_ns
         self.backoff = backoff
         self.stats = PipelineStats()
+        self.write_latency = WriteLatency()
+        """InfluxDB's answer times (collector/write_latency.py)."""
         self.blocked: dict[str, int] = {}
         """InfluxDB failure reasons currently blocking writes (reason -> 1); empty when writes succeed."""
         self._queue: deque[_Pending] = deque()
@@ -294,9 +297,12 @@ class Pipeline:
 
     async def _write_split(self, lines: list[bytes]) -> None:
         """Write ``lines``; on 413 (too large) write halves instead, down to single lines."""
+        started = time.perf_counter()
         try:
             await self.writer.write(b"\n".join(lines))
         except WriteError as exc:
+            if exc.status:  # InfluxDB answered (an error): that is a latency too
+                self.write_latency.observe(time.perf_counter() - started)
             if exc.kind != "too_large" or len(lines) == 1:
                 raise
             self.loglimit.log(log, logging.WARNING, "too_large", "InfluxDB refused a write of %d points as too "
@@ -305,6 +311,7 @@ class Pipeline:
             await self._write_split(lines[:mid])
             await self._write_split(lines[mid:])
             return
+        self.write_latency.observe(time.perf_counter() - started)
         self.stats.counters["points_written"] += len(lines)
 
     async def _bisect(self, lines: list[bytes], owners: list[_Pending]) -> None:

@@ -22,36 +22,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import aiohttp
-import msgspec
 
 from collector.config import CollectorConfig, InfluxSection
 from collector.errors import WriteError
 from collector.influx import InfluxClient
 from collector.lineproto import LineEncoder
 from collector.registry import communes
+from collector.retention_config import RetentionSection, seconds
 
 log = logging.getLogger("collector.retention")
-
-Duration = Annotated[str, msgspec.Meta(pattern=r"^(INF|[0-9]+[hdw])$")]
-
-
-class RetentionSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``retention:`` in the collector config (the integrator wires it into CollectorFileConfig)."""
-
-    enabled: bool = True
-    raw_policy: str = "autogen"
-    """The database's default policy, where the collector writes raw points."""
-    raw_duration: Duration = "30d"
-    rollup_duration: Duration = "104w"
-    """How long rp_1m and rp_1h keep their rollups (104 weeks: 2 years)."""
-    raw_max_range: Duration = "2d"
-    """Dashboards read raw points for time ranges up to this long..."""
-    minute_max_range: Duration = "14d"
-    """...1-minute rollups up to this long, and 1-hour rollups beyond."""
-
 
 MINUTE_RP = "rp_1m"
 HOUR_RP = "rp_1h"
@@ -88,7 +70,8 @@ ROLLUPS: dict[str, dict[str, str]] = {
     # two alerts with the same tags ending in the same minute become one row (their durations summed)
     "alerts": {"duration_s": "sum", "started_at": "min", "communes": "max"},
     "collector": {"received": "max", "points_accepted": "max", "points_written": "max", "rejected_total": "max",
-                  "write_errors": "max", "pending_points": "max"},
+                  "write_errors": "max", "pending_points": "max", "write_latency_mean_ms": "mean",
+                  "write_latency_max_ms": "max"},
 }
 
 
@@ -116,14 +99,6 @@ def rollups(cfg: RetentionSection) -> list[Rollup]:
     out = [Rollup(f"cm_1m_{m}", m, cfg.raw_policy, MINUTE_RP, "1m", "10m") for m in ROLLUPS]
     out += [Rollup(f"cm_1h_{m}", m, MINUTE_RP, HOUR_RP, "1h", "2h") for m in ROLLUPS]
     return out
-
-
-_UNIT_S = {"h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def seconds(duration: str) -> int:
-    """``30d`` -> 2592000; ``INF`` -> 0 (InfluxDB's way of saying infinite)."""
-    return 0 if duration == "INF" else int(duration[:-1]) * _UNIT_S[duration[-1]]
 
 
 def _influx_duration(shown: str) -> int:
@@ -250,7 +225,7 @@ class Retention:
 async def ensure_retention(cfg: CollectorConfig, influx: InfluxClient, rcfg: RetentionSection | None = None) -> None:
     """The collector's start-up step: policies, continuous queries, meta points. Logs and carries on when
     InfluxDB refuses (e.g. a user without admin rights): the data path must not depend on it."""
-    rcfg = rcfg or getattr(cfg.file, "retention", None) or RetentionSection()
+    rcfg = rcfg or cfg.file.retention
     retention = Retention(influx, cfg.influx, rcfg)
     try:
         await retention.ensure()

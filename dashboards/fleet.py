@@ -35,6 +35,16 @@ def build() -> dash.Dashboard:
                 "Time": "Lần cuối", "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
                 "queue": "Hàng đợi (lô)", "dropped": "Đã bỏ (lô)", "offset_ms": "Lệch đồng hồ (ms)"}}))
             .filterable(True).sort_by([sort_by("Lần cuối")]), 24, 10)
+    lay.add(table.Panel().title("Phiên bản agent")
+            .description("Phiên bản phần mềm mỗi agent báo khi kết nối (30 ngày qua) và trạng thái cuối: tìm máy "
+                         "còn chạy bản cũ sau khi nâng cấp. Sắp theo phiên bản, bản cũ nhất lên trên.")
+            .with_target(InfluxQL(
+                f'SELECT last("version") AS "version", last("state") AS "state" FROM "{RAW_RP}"."agent_status" '
+                'WHERE time > now() - 30d GROUP BY "commune_name", "site", "agent"', table=True))
+            .with_transformation(transform("organize", {"renameByName": {
+                "Time": "Báo trạng thái lúc", "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
+                "version": "Phiên bản", "state": "Trạng thái"}}))
+            .filterable(True).sort_by([sort_by("Phiên bản")]), 24, 8)
     lay.add(timeseries.Panel().title("Hàng đợi của agent")
             .description("Số lô chưa được collector xác nhận, lớn nhất theo xã: tăng là mất kết nối tới trung tâm.")
             .with_target(InfluxQL('SELECT max("queue_depth") FROM "$rp"."agent" WHERE $timeFilter '
@@ -69,12 +79,19 @@ def build() -> dash.Dashboard:
             .with_target(InfluxQL(f'SELECT non_negative_derivative(max(/^rejected_/), 1m) FROM "{RAW_RP}"."collector" '
                                   'WHERE $timeFilter GROUP BY time($__interval) fill(none)'))
             .unit("short"), 12, 8)
+    lay.add(timeseries.Panel().title("Độ trễ ghi InfluxDB")
+            .description("Thời gian InfluxDB trả lời một lần ghi: trung bình và lớn nhất trong mỗi khoảng. Tăng là "
+                         "InfluxDB quá tải hoặc đĩa chậm; trên 10 giây thì lần ghi hết thời gian chờ và phải ghi lại.")
+            .with_target(InfluxQL('SELECT mean("write_latency_mean_ms") AS "trung bình", '
+                                  'max("write_latency_max_ms") AS "lớn nhất" FROM "$rp"."collector" '
+                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)'))
+            .unit("ms").thresholds(thresholds((None, "green"), (1000, "orange"), (5000, "red"))), 12, 8)
     lay.add(timeseries.Panel().title("Ghi vào InfluxDB")
-            .description("Điểm chờ ghi (độ trễ ghi: tăng khi InfluxDB chậm) và số lần ghi lỗi mỗi phút.")
+            .description("Điểm chờ ghi (tăng khi InfluxDB chậm hơn lượng dữ liệu đến) và số lần ghi lỗi mỗi phút.")
             .with_target(InfluxQL('SELECT max("pending_points") AS "đang chờ" FROM "$rp"."collector" WHERE $timeFilter '
                                   'GROUP BY time($__interval) fill(none)', "A"))
             .with_target(InfluxQL('SELECT non_negative_derivative(max("write_errors"), 1m) AS "lỗi ghi" '
                                   'FROM "$rp"."collector" WHERE $timeFilter GROUP BY time($__interval) fill(none)', "B")),
-            24, 8)
+            12, 8)
     return b
 

@@ -14,7 +14,8 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import dashboard as m
 
-from collector.retention import META_RP, RetentionSection
+from collector.retention import META_RP
+from collector.retention_config import RetentionSection
 
 INFLUX = m.DataSourceRef(type_val="influxdb", uid="cm-influxdb")
 ALERTS = m.DataSourceRef(type_val="camptocamp-prometheus-alertmanager-datasource", uid="cm-alertmanager-panels")

@@ -15,7 +15,7 @@ import yaml
 from collector.report.collect import commune_codes
 from collector.report.mail import SmtpSettings
 from collector.report.official import Issuer
-from collector.report.period import OfficeHours, parse_month, parse_window
+from collector.report.period import OfficeHours, month_before, parse_month, parse_window
 
 if TYPE_CHECKING:
     from collector.report.run import ReportJob
@@ -25,7 +25,10 @@ FORMATS = ("xlsx", "docx", "pdf", "html")  # the writers (openpyxl, python-docx,
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", type=Path, default=None, help="collector config (InfluxDB, inventory)")
-    p.add_argument("--month", required=True, help="YYYY-MM (Vietnam time)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", help="YYYY-MM (Vietnam time)")
+    when.add_argument("--previous-month", action="store_true",
+                      help="the month before the current one, Vietnam time (for the monthly timer)")
     p.add_argument("--province", type=int, default=25, help="province code (default 25, Phú Thọ)")
     p.add_argument("--communes", default="", help="comma-separated commune codes (default: all of the province)")
     p.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
@@ -58,13 +61,20 @@ def _holidays(args: argparse.Namespace, default: frozenset[dt.date] = frozenset(
     return frozenset(dt.date.fromisoformat(x) for x in days)
 
 
+def report_month(args: argparse.Namespace, now: dt.datetime | None = None) -> tuple[int, int]:
+    """``--month YYYY-MM``, or with ``--previous-month`` the month before ``now`` (default: the clock)."""
+    if args.previous_month:
+        return month_before(now or dt.datetime.now(dt.UTC))
+    return parse_month(args.month)
+
+
 def job_from_args(args: argparse.Namespace, database: str, inventory: object,
-                  default_holidays: frozenset[dt.date] = frozenset()) -> ReportJob:
+                  default_holidays: frozenset[dt.date] = frozenset(), now: dt.datetime | None = None) -> ReportJob:
     from collector.config import Inventory
     from collector.report.run import ReportJob
 
     assert isinstance(inventory, Inventory)
-    year, month = parse_month(args.month)
+    year, month = report_month(args, now)
     office = OfficeHours(holidays=_holidays(args, default_holidays),
                          maintenance=tuple(parse_window(w) for w in args.maintenance))
     return ReportJob(
@@ -103,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     files = asyncio.run(go())
     for f in files:
         print(f)
-    print(f"report for {args.month}: {len(files)} file(s) in {(dt.datetime.now() - started).total_seconds():.1f} s",
+    print(f"report for {job.year}-{job.month:02d}: {len(files)} file(s) in {(dt.datetime.now() - started).total_seconds():.1f} s",
           file=sys.stderr)
     return 0
 

@@ -30,6 +30,12 @@ def previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
+def month_before(now: dt.datetime) -> tuple[int, int]:
+    """The month before the one ``now`` (aware) falls in, in Vietnam time: what the monthly timer reports on."""
+    today = now.astimezone(VN)
+    return previous_month(today.year, today.month)
+
+
 def next_month(year: int, month: int) -> tuple[int, int]:
     return (year + 1, 1) if month == 12 else (year, month + 1)
 

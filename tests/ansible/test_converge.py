@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,7 @@ class Converged:
     prefix: Path
     mosq_dir: Path
     mqtt_port: int
+    influx_port: int
     ca: TestCA
     influx: Influx
     first: subprocess.CompletedProcess[str]
@@ -87,7 +91,10 @@ def converged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Converged]:
     influx = start_influx(tmp / "influx")
     prefix, mosq_dir = tmp / "root", tmp / "mosquitto"
     pip_args = f"--no-index --find-links {wheels} --no-deps"
+    influx_port = stack.free_port()
     extra = {
+        "influxdb_root_prefix": str(prefix), "influxdb_system_user": "root", "influxdb_system_group": "root",
+        "influxdb_bind_address": f"127.0.0.1:{influx_port}", "influxdb_rpc_bind_address": f"127.0.0.1:{stack.free_port()}",
         "commune_agent_root_prefix": str(prefix), "commune_agent_create_user": False,
         "commune_agent_system_user": "root", "commune_agent_system_group": "root",
         "commune_agent_pip_extra_args": pip_args, "commune_agent_id": "pc-linux-01",
@@ -110,7 +117,7 @@ def converged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Converged]:
     extra_vars.write_text(json.dumps(extra))
     first = playbook(tmp, extra_vars)
     second = playbook(tmp, extra_vars) if first.returncode == 0 else first
-    yield Converged(tmp, prefix, mosq_dir, mqtt_port, ca, influx, first, second)
+    yield Converged(tmp, prefix, mosq_dir, mqtt_port, influx_port, ca, influx, first, second)
     influx.service.stop()
 
 
@@ -219,3 +226,48 @@ def test_role_configs_run_mosquitto_and_collector_and_an_agents_points_reach_inf
         agent.stop()
         collector.stop()
         broker.stop()
+
+
+def test_influxdb_role_config_runs_the_real_influxd(converged: Converged) -> None:
+    assert converged.first.returncode == 0
+    p = converged.prefix
+    conf = p / "etc" / "influxdb" / "influxdb.conf"
+    text = conf.read_text()
+    assert f'bind-address = "127.0.0.1:{converged.influx_port}"' in text and "reporting-disabled = true" in text
+    for d in ("meta", "data", "wal"):
+        assert (p / "var" / "lib" / "influxdb" / d).is_dir()
+        assert f'"{p}/var/lib/influxdb/{d}"' in text
+    # the ports given to the role were free minutes ago; outgoing connections may have taken them since: run the
+    # role's config as written, with only its two addresses moved to ports free now
+    port = stack.free_port()
+    run_conf = converged.tmp / "influxdb-run.conf"
+    run_conf.write_text(re.sub(r'bind-address = "127\.0\.0\.1:\d+"\n\[meta\]', f'bind-address = "127.0.0.1:{stack.free_port()}"\n[meta]',
+                               text).replace(f"127.0.0.1:{converged.influx_port}", f"127.0.0.1:{port}"))
+    url = f"http://127.0.0.1:{port}"
+    influxd = stack.Service("influxd", [stack.find_binary("influxd"), "-config", str(run_conf)],
+                            converged.tmp / "run-influxd", stack.http_ready(f"{url}/ping", 204))
+    influxd.start()
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=10) as r:
+            assert r.status == 204 and r.headers["X-Influxdb-Version"].startswith("1.")
+        body = urllib.parse.urlencode({"q": 'CREATE DATABASE "role_check"'}).encode()
+        with urllib.request.urlopen(f"{url}/query", data=body, timeout=10) as r:
+            assert r.status == 200
+    finally:
+        influxd.stop()
+    assert (p / "var" / "lib" / "influxdb" / "meta" / "meta.db").exists()  # it stored its meta data where told
+    assert "InfluxDB is configured but not started" in converged.first.stdout
+
+
+def test_the_report_timer_calls_the_real_report_command_for_last_month(converged: Converged) -> None:
+    from collector.cli import _parser
+
+    service = (converged.prefix / "etc" / "systemd" / "system" / "commune-report.service").read_text()
+    exec_start = next(ln.removeprefix("ExecStart=") for ln in service.splitlines() if ln.startswith("ExecStart="))
+    argv = shlex.split(exec_start)
+    assert argv[0] == "/opt/commune-monitor/collector/venv/bin/commune-collector"
+    args = _parser().parse_args(argv[1:])  # argparse exits on an unknown flag
+    assert args.command == "report" and args.previous_month and args.month is None
+    assert args.config == Path("/etc/commune-monitor/collector/collector.yaml")
+    assert str(args.out).startswith("/var/lib/commune-collector/")  # the unit's StateDirectory: writable
+    assert "StateDirectory=commune-collector" in service

@@ -73,7 +73,7 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for family in families.values():  # HELP and TYPE for every metric
         assert family.documentation, family.name
-        assert family.type in ("counter", "gauge"), family.name
+        assert family.type in ("counter", "gauge", "histogram"), family.name
         exposed = family.name + ("_total" if family.type == "counter" else "")
         assert f"# HELP {exposed} " in text and f"# TYPE {exposed} {family.type}\n" in text
     expected_counters = {"received", "batches_accepted", "points_accepted", "points_written", "batches_written",
@@ -87,6 +87,7 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
                        "agent_blocked"}
     assert {n for n, f in families.items() if f.type == "counter"} == {f"commune_collector_{n}" for n in expected_counters}
     assert {n for n, f in families.items() if f.type == "gauge"} == {f"commune_collector_{n}" for n in expected_gauges}
+    assert {n for n, f in families.items() if f.type == "histogram"} == {"commune_collector_influx_write_seconds"}
 
     def value(name: str, **labels: str) -> float:
         return next(s.value for f in families.values() for s in f.samples if s.name == name and s.labels == labels)

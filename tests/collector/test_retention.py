@@ -27,10 +27,10 @@ from collector.retention import (
     MINUTE_RP,
     ROLLUPS,
     Retention,
-    RetentionSection,
     ensure_retention,
     rollups,
 )
+from collector.retention_config import RetentionSection
 from devstack.services import free_port
 from tests.support.services import Influx
 
@@ -201,3 +201,31 @@ async def test_the_collector_sets_them_up_when_it_starts(tmp_path: Path, mosquit
     assert len(_cqs(server, db)) == 2 * len(ROLLUPS)
     rows = server.rows(f'SELECT "agents" FROM "{META_RP}"."commune_inventory" WHERE "commune" = \'07900\'', db)
     assert [r["agents"] for r in rows] == [1]
+
+
+async def test_the_config_files_retention_section_sets_the_policies_and_the_dashboards_choice(
+        tmp_path: Path, influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    (tmp_path / "fleet.yaml").write_text("agents: {}\n")
+    (tmp_path / "collector.yaml").write_text(yaml.safe_dump({
+        "inventory": "fleet.yaml", "influx": {"url": server.url, "database": db},
+        "retention": {"raw_duration": "60d", "rollup_duration": "156w", "raw_max_range": "3d",
+                      "minute_max_range": "21d"}}))
+    cfg = load_config(tmp_path / "collector.yaml")
+    assert cfg.file.retention == RetentionSection(raw_duration="60d", rollup_duration="156w", raw_max_range="3d",
+                                                  minute_max_range="21d")
+    client = make_influx_client(cfg.influx)
+    try:
+        await ensure_retention(cfg, client)  # no section passed: the one from the file
+    finally:
+        await client.close()
+    assert _policies(server, db)["autogen"] == ("1440h0m0s", True)
+    assert _policies(server, db)[HOUR_RP] == ("26208h0m0s", False)
+    choice = {r["idx"]: (r["rp"], r["to_ms"]) for r in server.rows(f'SELECT * FROM "{META_RP}"."rollup_choice"', db)}
+    assert choice["0"] == ("autogen", 3 * 86400 * 1000) and choice["1"] == (MINUTE_RP, 21 * 86400 * 1000)
+
+
+def test_the_shipped_config_has_the_default_retention() -> None:
+    from collector.config import DEFAULT_CONFIG
+
+    assert load_config(DEFAULT_CONFIG).file.retention == RetentionSection()

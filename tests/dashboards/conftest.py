@@ -9,7 +9,8 @@ import pytest
 
 from collector.config import CollectorConfig, CollectorFileConfig, InfluxSection
 from collector.influx import make_influx_client
-from collector.retention import Retention, RetentionSection
+from collector.retention import Retention
+from collector.retention_config import RetentionSection
 from tests.dashboards import simulate
 from tests.support.services import Influx
 

@@ -63,7 +63,8 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
     for a in agents:
         first_of_site.setdefault((a.commune.code, a.site), a.agent)
     for ident in agents:
-        yield enc.line("agent_status", ident.tags(), {"state": "online", "online": 1}, int(start * 1e9))
+        yield enc.line("agent_status", ident.tags(), {"state": "online", "online": 1,
+                       "version": "0.9.0" if ident.agent.endswith("2") else "1.0.0"}, int(start * 1e9))
     totals = {"received": 0, "points_accepted": 0, "points_written": 0, "rejected_total": 0,
               "rejected_malformed": 0, "write_errors": 0}
     t = start
@@ -139,7 +140,8 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
         totals["rejected_malformed"] += n_step % 5 == 0
         yield enc.line("collector", {"collector": "collector-1"},
                        {**totals, "pending_points": rng.randint(0, 5000), "pending_batches": rng.randint(0, 5),
-                        "mqtt_connected": 1}, ns)
+                        "mqtt_connected": 1, "write_latency_mean_ms": rng.uniform(5.0, 40.0),
+                        "write_latency_max_ms": rng.uniform(40.0, 400.0)}, ns)
         t += step
 
 

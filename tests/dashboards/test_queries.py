@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from collector.retention import HOUR_RP, MINUTE_RP, RetentionSection
+from collector.retention import HOUR_RP, MINUTE_RP
+from collector.retention_config import RetentionSection
 from tests.dashboards.conftest import Seeded
 from tests.dashboards.panels import dashboards, influxql_targets, substitute, variables_used
 

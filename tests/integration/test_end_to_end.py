@@ -165,6 +165,9 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         status = wait_for(lambda: server.rows('SELECT * FROM "agent_status" WHERE "agent" = \'pc-viettri-01\'', db), 30,
                           what="the agent's online status in InfluxDB")
         assert status[-1]["state"] == "online" and status[-1]["online"] == 1 and status[-1]["commune"] == "07900"
+        from agent import __version__ as agent_version
+
+        assert status[-1]["version"] == agent_version  # from the agent's status message (fleet dashboard)
 
         # commune-collector status reads the latest reading per agent back from InfluxDB
         out = subprocess.run([sys.executable, "-m", "collector.cli", "status", "-c", str(ccfg)], capture_output=True,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import io
 from pathlib import Path
 
+import pytest
 import yaml
 
 from collector.cli import main
+from collector.report.command import add_arguments, report_month
+from collector.report.period import month_before
 from collector.report.progress import Progress
 from tests.support import report_seed as s
 from tests.support.services import Influx
@@ -86,3 +91,32 @@ def test_holidays_default_to_the_alert_calendar(seeded: tuple[Influx, str], tmp_
     assert main(["report", "-c", str(shipped), "--month", "2026-09", "--communes", s.A, "--formats", "html",
                  "--out", str(out), "--no-previous", "--holidays", "2026-09-02"]) == 0
     assert "9.450 phút" in (out / "bao-cao-san-sang-2026-09.html").read_text(encoding="utf-8")
+
+
+def test_previous_month_is_the_month_before_now_in_vietnam_time() -> None:
+    p = argparse.ArgumentParser(exit_on_error=False)
+    add_arguments(p)
+    args = p.parse_args(["--previous-month"])
+    # 2026-01-01 00:30 in Hà Nội is still 2025-12-31 in UTC: the month before is December, not November
+    assert report_month(args, dt.datetime(2025, 12, 31, 17, 30, tzinfo=dt.UTC)) == (2025, 12)
+    assert report_month(args, dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC)) == (2026, 2)
+    assert report_month(p.parse_args(["--month", "2026-10"])) == (2026, 10)
+    for bad in (["--month", "2026-10", "--previous-month"], []):  # exactly one of them
+        with pytest.raises((SystemExit, argparse.ArgumentError)):
+            p.parse_args(bad)
+
+
+def test_report_previous_month_runs_from_the_command_line(seeded: tuple[Influx, str], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    influx, db = seeded
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(s.FLEET), encoding="utf-8")
+    cfg = tmp_path / "collector.yaml"
+    cfg.write_text(yaml.safe_dump({"influx": {"url": influx.url, "database": db}, "inventory": str(fleet)}),
+                   encoding="utf-8")
+    year, month = month_before(dt.datetime.now(dt.UTC))
+    out = tmp_path / "reports"
+    assert main(["report", "-c", str(cfg), "--previous-month", "--formats", "html", "--out", str(out),
+                 "--communes", s.A, "--no-previous"]) == 0
+    assert [p.name for p in out.iterdir()] == [f"bao-cao-san-sang-{year}-{month:02d}.html"]
+    assert f"report for {year}-{month:02d}: 1 file(s)" in capsys.readouterr().err
