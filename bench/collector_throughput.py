@@ -83,13 +83,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--points", type=int, default=500)
     ap.add_argument("--profile", action="store_true", help="run the collector under cProfile; print its top")
+    ap.add_argument("--receive-maximum", type=int, default=0, help="the collector's mqtt.receive_maximum (0: default)")
     args = ap.parse_args(argv)
     codes = list(communes())
     agents = [f"bench-{i:03d}" for i in range(args.agents)]
     inventory = {a: {"commune": codes[i % len(codes)], "site": "main"} for i, a in enumerate(agents)}
     root = Path(tempfile.mkdtemp(prefix="cm-bench-"))
     prof_out = root / "collector.prof"
-    ms = start_ministack(root, inventory, profile=prof_out if args.profile else None)
+    extra: dict[str, object] = {"mqtt": {"receive_maximum": args.receive_maximum}} if args.receive_maximum else {}
+    ms = start_ministack(root, inventory, profile=prof_out if args.profile else None, collector_extra=extra)
     collector = psutil.Process(ms.services[-1].pid())
     influx, broker = psutil.Process(ms.services[1].pid()), psutil.Process(ms.services[0].pid())
     try:

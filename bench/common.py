@@ -56,8 +56,9 @@ def start_ministack(root: Path, inventory: dict[str, dict[str, str]], collector:
         d = root / "collector"
         d.mkdir(parents=True, exist_ok=True)
         (d / "fleet.yaml").write_text(yaml.safe_dump({"agents": inventory}))
-        cfg = {"inventory": "fleet.yaml", "mqtt": {"port": mqtt_port, "client_id": "bench-collector"},
-               "influx": {"url": ms.influx_url, "database": "bench"}, **(collector_extra or {})}
+        extra = dict(collector_extra or {})
+        mqtt = {"port": mqtt_port, "client_id": "bench-collector", **extra.pop("mqtt", {})}  # type: ignore[dict-item]
+        cfg = {"inventory": "fleet.yaml", "mqtt": mqtt, "influx": {"url": ms.influx_url, "database": "bench"}, **extra}
         (d / "collector.yaml").write_text(yaml.safe_dump(cfg))
         wrap = ["cProfile", "-o", str(profile), "-m"] if profile else []
         c = stack.python_service("collector", d, [*wrap, "collector.cli", "run", "-c", str(d / "collector.yaml"),
