@@ -34,6 +34,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from bench.common import start_ministack
+from bench.results import Row, record
 from collector.alerts import amconfig
 from collector.alerts.contacts import load_contacts
 from collector.alerts.rules import load_rules
@@ -167,14 +168,19 @@ def main(argv: list[str] | None = None) -> int:
         while time.time() < deadline and not all(inbox.first(_mail(c)) for _, c, _ in faults.values()):
             time.sleep(1)
         print(f"\n{'fault':14} {'rule window':>12} {'to mail':>9} {'overhead':>9}  subject")
+        rows: list[Row] = []
         for name, (start, code, rule) in faults.items():
             got = inbox.first(_mail(code))
             window = windows.get(rule, 0.0)
             if got is None:
                 print(f"{name:14} {window:>11.0f}s {'none':>9} {'-':>9}  (no mail within {args.timeout:.0f} s)")
+                rows.append(Row(f"{name}: fault -> mail ({rule})", float("nan"), "s", note="no mail"))
                 continue
             latency = got[0] - start
             print(f"{name:14} {window:>11.0f}s {latency:>8.1f}s {latency - window:>8.1f}s  {got[1]}")
+            rows.append(Row(f"{name}: fault -> mail at the SMTP server ({rule})", latency, "s", "rule window",
+                            window, note=f"overhead {latency - window:.1f} s"))
+        record("alerts", rows, {"timeout_s": args.timeout})
         print("\noverhead = latency - the rule's for window: evaluation (every 5 s), posting, Alertmanager's\n"
               "group_wait (10 s on commune routes), SMTP; for the link cut also the broker's keepalive timeout\n"
               f"(1.5 x {keepalive:.0f} s); for the portal also the wait for the probe's next check (0-30 s here).")

@@ -1,21 +1,34 @@
-"""Collector throughput: MQTT -> collector -> InfluxDB, as a ratio of InfluxDB's direct ingest of the same
-points (one client posting 5,000-point batches), measured in the same run on the same InfluxDB.
+"""Collector throughput: Mosquitto -> collector -> InfluxDB, as a ratio of InfluxDB's own ingest of the SAME
+points written directly over HTTP (one client posting 5,000-point batches, the collector's write size),
+measured in the same run on the same InfluxDB.
 
-    python -m bench.collector_throughput [--agents 50] [--batches 20] [--points 500]
+Method: the collector is frozen (SIGSTOP) while every batch is published, so the broker holds them all; then
+it is resumed and timed until InfluxDB holds every point: the publisher costs no CPU during the measurement,
+only the broker, the collector and InfluxDB run. The direct ingest is measured just before and just after
+(their mean is the reference), because other work on a shared machine changes InfluxDB's rate over minutes.
+CPU seconds of each process during the drain are reported per 100k points. ``--profile`` runs the collector
+under cProfile and prints its top functions.
+
+    python -m bench.collector_throughput [--agents 50] [--batches 20] [--points 500] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import pstats
+import signal
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import psutil
 
 from agent import wire
 from bench.common import start_ministack
+from bench.results import Row, record
 from collector.config import parse_inventory
 from collector.lineproto import LineEncoder
 from collector.registry import communes
@@ -34,7 +47,8 @@ def build(agents: list[str], batches: int, points: int, t0: int) -> list[tuple[s
     return out
 
 
-def direct_ingest(url: str, inventory_src: dict[str, dict[str, str]], msgs: list[tuple[str, bytes]]) -> float:
+def direct_lines(inventory_src: dict[str, dict[str, str]], msgs: list[tuple[str, bytes]]) -> list[bytes]:
+    """The same points as the collector writes them (same tags, same encoder)."""
     inv = parse_inventory({"agents": inventory_src}, "bench")
     enc = LineEncoder()
     lines: list[bytes] = []
@@ -42,59 +56,92 @@ def direct_ingest(url: str, inventory_src: dict[str, dict[str, str]], msgs: list
         batch = wire.decode_batch(payload)
         tags = inv.agents[wire.parse_topic(topic)[0]].tags()
         lines += [enc.line(p.m, {**p.tg, **tags}, p.f, p.t).encode() for p in batch.points]
-    req = urllib.request.Request(f"{url}/query", data=b"q=CREATE+DATABASE+ref", method="POST")
+    return lines
+
+
+def direct_ingest(url: str, db: str, lines: list[bytes]) -> tuple[float, float]:
+    """(points/s, InfluxDB CPU seconds are measured by the caller) of one client posting 5,000-point batches."""
+    req = urllib.request.Request(f"{url}/query", data=f"q=CREATE+DATABASE+{db}".encode(), method="POST")
     urllib.request.urlopen(req, timeout=30).read()
     start = time.perf_counter()
     for i in range(0, len(lines), 5000):
         body = b"\n".join(lines[i:i + 5000])
-        r = urllib.request.Request(f"{url}/write?db=ref&precision=ns", data=body, method="POST")
+        r = urllib.request.Request(f"{url}/write?db={db}&precision=ns", data=body, method="POST")
         urllib.request.urlopen(r, timeout=60).read()
-    return len(lines) / (time.perf_counter() - start)
+    took = time.perf_counter() - start
+    return len(lines) / took, took
 
 
-def main() -> None:
+def _cpu(p: psutil.Process) -> float:
+    t = p.cpu_times()
+    return float(t.user + t.system)
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--agents", type=int, default=50)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--points", type=int, default=500)
-    args = ap.parse_args()
+    ap.add_argument("--profile", action="store_true", help="run the collector under cProfile; print its top")
+    ap.add_argument("--receive-maximum", type=int, default=0, help="the collector's mqtt.receive_maximum (0: default)")
+    args = ap.parse_args(argv)
     codes = list(communes())
     agents = [f"bench-{i:03d}" for i in range(args.agents)]
     inventory = {a: {"commune": codes[i % len(codes)], "site": "main"} for i, a in enumerate(agents)}
     root = Path(tempfile.mkdtemp(prefix="cm-bench-"))
-    ms = start_ministack(root, inventory)
+    prof_out = root / "collector.prof"
+    extra: dict[str, object] = {"mqtt": {"receive_maximum": args.receive_maximum}} if args.receive_maximum else {}
+    ms = start_ministack(root, inventory, profile=prof_out if args.profile else None, collector_extra=extra)
+    collector = psutil.Process(ms.services[-1].pid())
+    influx, broker = psutil.Process(ms.services[1].pid()), psutil.Process(ms.services[0].pid())
     try:
         t0 = time.time_ns() - 3600 * 10**9
         msgs = build(agents, args.batches, args.points, t0)
         total = len(msgs) * args.points
-        ref_rate = direct_ingest(ms.influx_url, inventory, msgs)
-        # Give the collector's session a moment to exist at the broker, then publish everything.
+        lines = direct_lines(inventory, msgs)
+        ref_before, _ = direct_ingest(ms.influx_url, "ref1", lines)
+        time.sleep(2)  # the subscription exists (the collector connected at start); freeze it and fill the broker
+        collector.send_signal(signal.SIGSTOP)
         pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
         pub.max_inflight_messages_set(1000)
         pub.max_queued_messages_set(0)
         pub.connect("127.0.0.1", ms.mqtt_port)
         pub.loop_start()
-        start = time.perf_counter()
         infos = [pub.publish(t, p, qos=1) for t, p in msgs]
         for info in infos:
             info.wait_for_publish(120)
-        published = time.perf_counter() - start
+        pub.loop_stop()
+        pub.disconnect()
+        cpu0 = {n: _cpu(p) for n, p in (("collector", collector), ("influxdb", influx), ("mosquitto", broker))}
+        start = time.perf_counter()
+        collector.send_signal(signal.SIGCONT)
         while ms.count("synthetic") < total:
-            time.sleep(0.2)
-            if time.perf_counter() - start > 600:
+            time.sleep(0.1)
+            if time.perf_counter() - start > 900:
                 raise SystemExit("timed out waiting for the collector")
         elapsed = time.perf_counter() - start
-        pub.loop_stop()
-        rate = total / elapsed
+        cpu = {n: _cpu(p) - cpu0[n] for n, p in (("collector", collector), ("influxdb", influx),
+                                                   ("mosquitto", broker))}
+        ref_after, _ = direct_ingest(ms.influx_url, "ref2", lines)
+        rate, ref = total / elapsed, (ref_before + ref_after) / 2
         need = PROVINCE_AGENTS * POINTS_PER_AGENT_PER_MIN / 60
-        print(f"{len(msgs)} batches x {args.points} points = {total} points from {args.agents} agents")
-        print(f"InfluxDB direct ingest (1 client, 5000-point batches): {ref_rate:,.0f} points/s")
-        print(f"MQTT -> collector -> InfluxDB: {rate:,.0f} points/s (published in {published:.1f}s, stored in {elapsed:.1f}s)")
-        print(f"ratio collector/direct: {rate / ref_rate:.2f}x")
-        print(f"province need (~{PROVINCE_AGENTS} agents x {POINTS_PER_AGENT_PER_MIN} points/min): {need:,.0f} points/s"
-              f" -> headroom {rate / need:,.0f}x")
+        per100k = {n: c / total * 1e5 for n, c in cpu.items()}
+        print(f"{len(msgs)} batches x {args.points} points = {total} points from {args.agents} agents; "
+              f"direct before {ref_before:,.0f}/s, after {ref_after:,.0f}/s; drain {elapsed:.1f}s; CPU s per 100k "
+              f"points: " + ", ".join(f"{n} {v:.2f}" for n, v in per100k.items()))
+        record("collector", [
+            Row("end-to-end Mosquitto -> collector -> InfluxDB", rate, "points/s", "InfluxDB direct ingest", ref,
+                "ratio >= 0.8"),
+            Row("collector CPU per 100k points", per100k["collector"], "CPU s", "InfluxDB's, same drain",
+                per100k["influxdb"]),
+            Row("mosquitto CPU per 100k points", per100k["mosquitto"], "CPU s"),
+            Row("headroom over a province (~444 agents x 60 points/min)", rate / need, "x"),
+        ], {"agents": args.agents, "batches": args.batches, "points": args.points, "total_points": total,
+            "direct_before": ref_before, "direct_after": ref_after, "drain_s": elapsed})
     finally:
         ms.stop()
+        if args.profile and prof_out.exists():
+            pstats.Stats(str(prof_out), stream=sys.stdout).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,9 @@ class MiniStack:
 
 
 def start_ministack(root: Path, inventory: dict[str, dict[str, str]], collector: bool = True,
-                    collector_extra: dict[str, object] | None = None) -> MiniStack:
+                    collector_extra: dict[str, object] | None = None, profile: Path | None = None) -> MiniStack:
+    """Mosquitto, InfluxDB (database ``bench``) and, with ``collector``, a collector for ``inventory``;
+    ``profile``: run the collector under cProfile, writing its stats there when it stops."""
     mqtt_port, influx_port = stack.free_port(), stack.free_port()
     services = [stack.mosquitto(root / "mosquitto", mqtt_port),
                 stack.influxdb(root / "influxdb", influx_port, stack.free_port())]
@@ -54,10 +56,12 @@ def start_ministack(root: Path, inventory: dict[str, dict[str, str]], collector:
         d = root / "collector"
         d.mkdir(parents=True, exist_ok=True)
         (d / "fleet.yaml").write_text(yaml.safe_dump({"agents": inventory}))
-        cfg = {"inventory": "fleet.yaml", "mqtt": {"port": mqtt_port, "client_id": "bench-collector"},
-               "influx": {"url": ms.influx_url, "database": "bench"}, **(collector_extra or {})}
+        extra = dict(collector_extra or {})
+        mqtt = {"port": mqtt_port, "client_id": "bench-collector", **extra.pop("mqtt", {})}  # type: ignore[dict-item]
+        cfg = {"inventory": "fleet.yaml", "mqtt": mqtt, "influx": {"url": ms.influx_url, "database": "bench"}, **extra}
         (d / "collector.yaml").write_text(yaml.safe_dump(cfg))
-        c = stack.python_service("collector", d, ["collector.cli", "run", "-c", str(d / "collector.yaml"),
+        wrap = ["cProfile", "-o", str(profile), "-m"] if profile else []
+        c = stack.python_service("collector", d, [*wrap, "collector.cli", "run", "-c", str(d / "collector.yaml"),
                                                   "--state-dir", str(d)], lambda: True)
         c.start()
         services.append(c)

@@ -65,6 +65,10 @@ from common.supervise import supervise
 log = logging.getLogger("collector")
 
 
+ACK_INFLIGHT = 1000
+"""Our QoS 1 ack publishes in flight at once (the broker's receive maximum still bounds them)."""
+
+
 class _Head(msgspec.Struct):
     """The start of a batch, read without its points (unknown fields are skipped)."""
 
@@ -264,6 +268,7 @@ class Collector:
             keepalive=m.keepalive, tls_context=tls_context,
             # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
             max_queued_incoming_messages=0,
+            max_inflight_messages=ACK_INFLIGHT,  # acks to thousands of agents: paho's default 20 made them time out
         )
         client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
         deliver = client._client.on_message

@@ -22,6 +22,8 @@ K = TypeVar("K")
 _MEAS = str.maketrans({",": r"\,", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
 _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": " ", "\r": " ", "\t": " "})
 _STR = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
+STRING_ESCAPES = _STR
+"""The translation table of string field values (inside the double quotes)."""
 
 
 def escape_measurement(name: str) -> str:
@@ -86,6 +88,11 @@ class LineEncoder:
                    fields: Mapping[str, object], ts_ns: int) -> str:
         """Like ``line`` for an agent's point: the series prefix is cached by (agent, measurement, point tags)
         so the hot path does no merging or sorting of tags."""
+        return self._with_fields(self.point_prefix(agent, identity_tags, measurement, tags), fields, ts_ns)
+
+    def point_prefix(self, agent: str, identity_tags: Mapping[str, str], measurement: str,
+                     tags: Mapping[str, str]) -> str:
+        """The escaped ``measurement,tags`` of an agent's point (cached by agent, measurement and point tags)."""
         key = (agent, measurement, tuple(tags.items()))
         prefix = self._point_prefix.get(key)
         if prefix is None:
@@ -93,7 +100,7 @@ class LineEncoder:
             _remember(self._point_prefix, key, prefix, self._max_cache, self._max_bytes)
         else:
             self._point_prefix.move_to_end(key)
-        return self._with_fields(prefix, fields, ts_ns)
+        return prefix
 
     def line(self, measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ns: int) -> str:
         return self._with_fields(self.series(measurement, tags.items()), fields, ts_ns)

@@ -1,9 +1,11 @@
 """Accepted batches -> InfluxDB in large writes -> acks, with back-pressure, retries and quarantine.
 
 - Batches wait in arrival order; a write takes whole batches up to ``batch_points`` lines.
-- 2xx: every agent batch in the write is acked to its agent (exact sequence ranges) through the
-  ``AckPublisher``, then its ``done`` callbacks run (the consumer PUBACKs the MQTT message there). A failed
-  ack is counted (``acks_failed``) and logged. The collector's own points (``add_own``) need no ack.
+- 2xx: every agent batch's ``done`` callbacks run (the consumer PUBACKs the MQTT message there), then it is
+  acked to its agent (exact sequence ranges) through the ``AckPublisher``. In that order: while the consumer
+  has paused reading its socket (too many messages in flight), the QoS 1 ack publishes cannot complete until
+  PUBACKs free room, so acking first stalled every write for the ack timeout. A failed ack is counted
+  (``acks_failed``) and logged. The collector's own points (``add_own``) need no ack.
 - What InfluxDB's answer allows (``WriteError.kind``):
   - ``retry`` (down, 5xx, 429, timeout) and ``blocked`` (401/403/404 and other client errors): keep the data,
     no acks, back off (``common.backoff``) and try again; ``blocked`` sets ``blocked[reason]`` (a gauge) and
@@ -258,10 +260,10 @@ class Pipeline:
         if self._pending_points < self.max_pending_points:
             self._space.set()
         self._remember_written(items)
-        await self._ack(items)
-        for p in items:
+        for p in items:  # PUBACK first: the data is written; an ack publish must not wait for our own PUBACKs
             for done in p.done:
                 done()
+        await self._ack(items)
 
     async def _write_items(self, items: list[_Pending]) -> None:
         lines = [line for p in items for line in p.lines]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from agent import wire
+from collector.lineproto import STRING_ESCAPES, escape_key
 
 INT64_MIN, INT64_MAX = wire.spec.INT64_MIN, wire.spec.INT64_MAX
 FieldType = wire.spec.FieldType
@@ -87,6 +88,60 @@ class SchemaChecker:
         return out
 
 
+_FLOAT, _INT, _BOOL, _STR = 0, 1, 2, 3
+_KINDS: Final = {FieldType.FLOAT: _FLOAT, FieldType.INT: _INT, FieldType.BOOL: _BOOL, FieldType.STR: _STR}
+
+
+class FieldEncoder:
+    """The hot path: ``SchemaChecker.fields`` and the line-protocol field encoding fused into one pass over a
+    point's fields, with each measurement's tag set and each field's kind, ``key=`` text and length limit
+    precomputed. ``encode`` returns the line's field part, or None when the point is not plainly valid (the
+    caller then takes the general path, which rejects it with its reason or converts what needs it): so a
+    point is written exactly as ``SchemaChecker.fields`` + ``LineEncoder`` would write it."""
+
+    def __init__(self, schema: wire.Schema) -> None:
+        self._compiled: dict[str, tuple[frozenset[str], dict[str, tuple[int, str, int]]]] = {
+            name: (frozenset(spec.tags), {key: (_KINDS[f.type], escape_key(key) + "=", f.str_limit)
+                                          for key, f in spec.fields.items()})
+            for name, spec in schema.measurements.items()}
+
+    def encode(self, point: wire.Point) -> str | None:
+        compiled = self._compiled.get(point.m)
+        if compiled is None:
+            return None
+        tags, fields = compiled
+        tg = point.tg
+        if tg and not tags.issuperset(tg):
+            return None
+        parts = []
+        for key, value in point.f.items():
+            field = fields.get(key)
+            if field is None:
+                return None
+            kind, eq, limit = field
+            t = type(value)
+            if kind == _FLOAT:
+                if t is float:
+                    parts.append(eq + repr(value))
+                elif t is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                    parts.append(eq + repr(float(value)))
+                else:
+                    return None
+            elif kind == _INT:
+                if t is not int or not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                    return None
+                parts.append(f"{eq}{value}i")
+            elif kind == _BOOL:
+                if t is not bool:
+                    return None
+                parts.append(eq + ("true" if value else "false"))
+            else:
+                if t is not str or len(value) > limit:  # type: ignore[arg-type]
+                    return None
+                parts.append(eq + '"' + value.translate(STRING_ESCAPES) + '"')  # type: ignore[union-attr]
+        return ",".join(parts)
+
+
 @dataclass(frozen=True)
 class TimeWindow:
     """Where an agent's point may land in time (docs/architecture.md, "Time window").
@@ -103,6 +158,10 @@ class TimeWindow:
         if clock_offset_ms is None or abs(clock_offset_ms) <= self.clock_skew_max_s * 1000.0:
             return 0
         return round(clock_offset_ms * 1_000_000)
+
+    def bounds_ns(self, now_ns: int) -> tuple[int, int]:
+        """The stored times ``place`` accepts at ``now_ns``, inclusive."""
+        return now_ns - int(self.max_point_age_s * 1e9), now_ns + int(self.max_future_s * 1e9)
 
     def place(self, t_ns: int, shift_ns: int, now_ns: int) -> int:
         t = t_ns + shift_ns

@@ -1,34 +1,57 @@
-"""Explicit registry of probes: name -> probe class (each class carries its Config)."""
+"""Explicit registry of probes: name -> probe class (each class carries its Config).
+
+The registry names each probe's module and class; a probe's module is imported the first time its class is
+looked up (``REGISTRY[name]``, ``.get``, ``.values()``), so an agent loads only the probes its config enables
+(start-up time and resident memory; the heavy libraries are imported later still, when a probe first runs).
+"""
 
 from __future__ import annotations
 
-from agent.probes.base import Probe, ProbeConfig
-from agent.probes.clock import ClockProbe
-from agent.probes.dns import DnsProbe
-from agent.probes.host import HostProbe
-from agent.probes.http import HttpProbe
-from agent.probes.lan import LanProbe
-from agent.probes.ping import PingProbe
-from agent.probes.snmp import SnmpProbe
-from agent.probes.synthetic import SyntheticProbe
-from agent.probes.tcp import TcpProbe
-from agent.probes.token import TokenProbe
-from agent.probes.traceroute import TracerouteProbe
-from agent.probes.uplink import UplinkProbe
+import importlib
+from collections.abc import Iterator, Mapping
 
-REGISTRY: dict[str, type[Probe[ProbeConfig]]] = {
-    "host": HostProbe,  # type: ignore[dict-item]
-    "ping": PingProbe,  # type: ignore[dict-item]
-    "http": HttpProbe,  # type: ignore[dict-item]
-    "synthetic": SyntheticProbe,  # type: ignore[dict-item]
-    "token": TokenProbe,  # type: ignore[dict-item]
-    "clock": ClockProbe,  # type: ignore[dict-item]
-    "dns": DnsProbe,  # type: ignore[dict-item]
-    "tcp": TcpProbe,  # type: ignore[dict-item]
-    "uplink": UplinkProbe,  # type: ignore[dict-item]
-    "traceroute": TracerouteProbe,  # type: ignore[dict-item]
-    "snmp": SnmpProbe,  # type: ignore[dict-item]
-    "lan": LanProbe,  # type: ignore[dict-item]
+from agent.probes.base import Probe, ProbeConfig
+
+_CLASSES: dict[str, tuple[str, str]] = {
+    "host": ("agent.probes.host", "HostProbe"),
+    "ping": ("agent.probes.ping", "PingProbe"),
+    "http": ("agent.probes.http", "HttpProbe"),
+    "synthetic": ("agent.probes.synthetic", "SyntheticProbe"),
+    "token": ("agent.probes.token", "TokenProbe"),
+    "clock": ("agent.probes.clock", "ClockProbe"),
+    "dns": ("agent.probes.dns", "DnsProbe"),
+    "tcp": ("agent.probes.tcp", "TcpProbe"),
+    "uplink": ("agent.probes.uplink", "UplinkProbe"),
+    "traceroute": ("agent.probes.traceroute", "TracerouteProbe"),
+    "snmp": ("agent.probes.snmp", "SnmpProbe"),
+    "lan": ("agent.probes.lan", "LanProbe"),
 }
 
-__all__ = ["REGISTRY", "Probe", "ProbeConfig"]
+
+class ProbeRegistry(Mapping[str, type[Probe[ProbeConfig]]]):
+    """A read-only mapping that imports a probe's module on first lookup."""
+
+    def __init__(self, classes: dict[str, tuple[str, str]]) -> None:
+        self._classes = classes
+        self._loaded: dict[str, type[Probe[ProbeConfig]]] = {}
+
+    def __getitem__(self, name: str) -> type[Probe[ProbeConfig]]:
+        cls = self._loaded.get(name)
+        if cls is None:
+            module, attr = self._classes[name]  # KeyError for an unknown probe, as a dict would raise
+            cls = self._loaded[name] = getattr(importlib.import_module(module), attr)
+        return cls
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._classes)
+
+    def __len__(self) -> int:
+        return len(self._classes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+
+REGISTRY: Mapping[str, type[Probe[ProbeConfig]]] = ProbeRegistry(_CLASSES)
+
+__all__ = ["REGISTRY", "Probe", "ProbeConfig", "ProbeRegistry"]

@@ -162,7 +162,14 @@ class HttpProbe(Probe[HttpConfig]):
         super().__init__(config, ctx)  # type: ignore[arg-type]
         self._client = TimedHTTP()
         self._patterns = {t.name: _compile(t) for t in config.targets}
-        self._contexts = {t.name: self._ssl_context(t) for t in config.targets}
+        # one context per distinct TLS setting, not per target: each loads the CA store (~1 MiB resident)
+        shared: dict[tuple[str, bool], ssl.SSLContext] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
+        for t in config.targets:
+            key = (t.ca_file, t.insecure_skip_verify)
+            if key not in shared:
+                shared[key] = self._ssl_context(t)
+            self._contexts[t.name] = shared[key]
 
     @staticmethod
     def _ssl_context(target: HttpTarget) -> ssl.SSLContext:

@@ -131,3 +131,34 @@ def test_rate_limited_log_counts_what_it_leaves_out(caplog: pytest.LogCaptureFix
         assert rl.warning(("a", "wrong_type"), "bad point %d", 4)
     assert [r.getMessage() for r in caplog.records] == [
         "bad point 1", "other agent 1", "bad point 4 (2 similar lines left out)"]
+
+
+def _general_path(v: Validator, agent: str, point: wire.Point) -> bytes:
+    identity = v.inventory.get(agent)
+    assert identity is not None
+    return v.encoder.point_line(agent, identity.tags(), point.m, point.tg, CHECK.fields(point), point.t).encode()
+
+
+@pytest.mark.parametrize("point", [
+    wire.Point(m="http", t=NOW, f={"status_code": 200, "total_ms": 12, "dns_ms": 0.25, "result": 'a "q" \\ b\nc',
+                                   "ok": 1, "reason": ""}, tg={"service": "dịch vụ công", "label": "a,b=c d",
+                                                                "url": "https://x/?a=1"}),
+    wire.Point(m="host_disk", t=NOW, f={"total": 2**63 - 1, "used": -(2**63), "percent": 1e300, "error": ""},
+               tg={"path": "C:\\"}),
+    wire.Point(m="synthetic", t=NOW - 5 * S, f={"n": 0, "value": -0.0}, tg={"run": "r", "series": "s0"}),
+])
+def test_the_fused_check_and_encoding_writes_what_the_general_path_writes(point: wire.Point) -> None:
+    inv = parse_inventory({"agents": {"pc-a": {"commune": "07900", "site": "điểm 2"}}}, "test")
+    v = Validator(inv, clock_ns=lambda: NOW)
+    assert v.fast_fields.encode(point) is not None  # the point takes the fused path
+    acc = v.metrics(inv.agents["pc-a"], wire.encode(wire.Batch(v=1, agent="pc-a", seq=1, sent=NOW, points=[point])))
+    assert acc.lines == [_general_path(Validator(inv, clock_ns=lambda: NOW), "pc-a", point)]
+
+
+@pytest.mark.parametrize("point", [
+    ping({"sent": 2**63}), ping({"sent": 1.5}), ping({"result": "x" * 5000}), ping({"nope": 1}),
+    ping({"sent": 1}, tg={"nope": "x"}), ping({"n": 1}, m="nope"), ping({"sent": True}),
+])
+def test_points_that_are_not_plainly_valid_leave_the_fused_path(point: wire.Point) -> None:
+    inv = parse_inventory({"agents": {"pc-a": {"commune": "07900"}}}, "test")
+    assert Validator(inv).fast_fields.encode(point) is None
