@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent import wire
+from agent.wire.renames import upgrade
 from collector.config import AgentIdentity, Inventory
 from collector.lineproto import LineEncoder
 from collector.schema_check import PointRejected, RateLimitedLog, SchemaChecker, TimeWindow
@@ -72,6 +73,7 @@ class Validator:
         rejected: Counter[str] = Counter()
         for p in batch.points:
             try:
+                p = upgrade(p)  # an agent older than a rename: its old names mapped to the current ones
                 lines.append(line(agent, tags, p.m, p.tg, check(p), place(p.t, shift, now)).encode())
                 kept.append(p)
             except PointRejected as exc:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collector.alerts import vnformat
 from collector.alerts.model import fingerprint_of
 from collector.alerts.rules import Rule
 from collector.alerts.series import Series, Subject
 from collector.alerts.template import render
+from common import vnformat
 
 
 def labels_for(rule: Rule, subject: Subject, series: Series) -> dict[str, str]:
