@@ -131,3 +131,26 @@ def test_rate_limited_log_counts_what_it_leaves_out(caplog: pytest.LogCaptureFix
         assert rl.warning(("a", "wrong_type"), "bad point %d", 4)
     assert [r.getMessage() for r in caplog.records] == [
         "bad point 1", "other agent 1", "bad point 4 (2 similar lines left out)"]
+
+
+def test_points_of_an_agent_older_than_a_rename_are_written_under_the_new_names() -> None:
+    inv = parse_inventory({"agents": {"pc-a": {"commune": "07900"}}}, "test")
+    v = Validator(inv, clock_ns=lambda: NOW)
+    identity, _ = v.identify("cm/v1/pc-a/metrics")
+    old = [
+        wire.Point(m="host", t=NOW, f={"mem_total": 8, "mem_available": 6, "mem_used": 2, "boot_time": 5}),
+        wire.Point(m="host_disk", t=NOW, f={"total": 10, "used": 4, "free": 6, "percent": 40.0}, tg={"path": "/"}),
+        wire.Point(m="http", t=NOW, f={"ok": 1, "result": "ok", "reason": ""},
+                   tg={"service": "dvc", "label": "dvc", "url": "https://x/"}),
+    ]
+    acc = v.metrics(identity, wire.encode(wire.Batch(v=1, agent="pc-a", seq=1, sent=NOW, points=old)))
+    assert dict(acc.rejected) == {}
+    host, disk, http = (line.decode() for line in acc.lines)
+    assert "mem_total_bytes=8i,mem_available_bytes=6i,mem_used_bytes=2i,boot_time_s=5i" in host
+    assert "total_bytes=10i,used_bytes=4i,free_bytes=6i" in disk
+    assert "label=" not in http and "service=dvc" in http
+    assert [p.f for p in acc.points[:1]] == [{"mem_total_bytes": 8, "mem_available_bytes": 6, "mem_used_bytes": 2,
+                                             "boot_time_s": 5}]
+    # the old names themselves are no longer in the schema
+    assert reason(wire.Point(m="host", t=NOW, f={"mem_total_bytes": 1, "bogus": 1})) == "unknown_field"
+    assert "mem_total" not in wire.measurement_schema().measurements["host"].fields
