@@ -131,7 +131,9 @@ class Evidence:
                            if (r := p.f.get("result")) in _TRACE_BLAMES), "")
 
     def label(self, p: Point) -> str:
-        name = p.tg.get("service") or p.tg.get("name") or p.tg.get("target", "")
+        if p.m == "dns":
+            return f"DNS {p.tg.get('resolver_name') or p.tg.get('resolver', '')}".strip()
+        name = p.tg.get("service") or p.tg.get("name") or p.tg.get("target") or p.tg.get("link") or p.m
         return self.names.get(name, name)
 
 
@@ -158,7 +160,8 @@ def diagnose(results: dict[str, list[Point]], lines: list[CheckLine], names: Map
                        "Kiểm tra dây mạng, Wi-Fi, bộ chia mạng và modem.")
     # 3: the lines disagree
     if ev.blame and ev.reach:
-        who = ", ".join(dict.fromkeys(ev.label(p) for p in ev.reach))
+        answered = list(dict.fromkeys(ev.label(p) for p in ev.reach))
+        who = ", ".join(answered[:3]) + (f" và {len(answered) - 3} mục khác" if len(answered) > 3 else "")
         return verdict(3, "inconclusive", f"Kết quả chưa thống nhất: dò đường báo lỗi ở {ev.blame}, nhưng {who} "
                        "vẫn trả lời. Chạy lại kiểm tra sau vài phút; nếu vẫn vậy, báo đội ứng cứu của tỉnh.")
     # 4: the site's Internet link

@@ -13,6 +13,7 @@ Measurements
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import os
 import time
@@ -32,6 +33,9 @@ from agent.wire.spec import MeasurementSpec, float_field, int_field, measurement
 DEFAULT_IGNORED_FS = ["tmpfs", "devtmpfs", "squashfs", "overlay", "proc", "sysfs", "iso9660", "udf", "nsfs"]
 DEFAULT_IGNORED_INTERFACES = ["lo", "Loopback*", "ifb*", "veth*", "docker*", "br-*", "virbr*", "vnet*", "dummy*"]
 SYS_CLASS_NET = Path("/sys/class/net")
+CPU_MIN_WINDOW_S = 0.5
+"""The first round waits until the CPU has been watched this long (a one-shot ``check`` runs right after the
+probe starts: over a few milliseconds, one busy core reads as 100 %)."""
 
 
 class HostConfig(ProbeConfig, kw_only=True):
@@ -92,9 +96,13 @@ class HostProbe(Probe[HostConfig]):
         self._monotonic = monotonic
         self._sys_net = sys_class_net
         self._ps.cpu_percent(interval=None)  # prime: the first reading is relative to this call
+        self._cpu_since: float | None = time.monotonic()
         self._last_net: dict[str, tuple[float, int, int]] = {}
 
     async def collect(self) -> list[Point]:
+        if self._cpu_since is not None:
+            await asyncio.sleep(max(0.0, CPU_MIN_WINDOW_S - (time.monotonic() - self._cpu_since)))
+            self._cpu_since = None
         now = self.ctx.clock_ns()
         return [self._host(now), *self._disks(now), *self._nets(now)]
 

@@ -103,6 +103,7 @@ def test_row_3_traceroute_blaming_the_isp_while_a_resolver_answers_is_inconclusi
     assert any("nhà mạng có sự cố" in ln.text for ln in lines)
     assert "DNS bị lỗi" not in v.text and "mạng vẫn thông" not in v.text
     assert "nhà mạng" in v.text
+    assert "nhưng DNS 203.0.113.1 vẫn trả lời" in v.text  # names what answered
 
 
 def test_row_4_gateway_fine_nothing_beyond_is_link_down() -> None:
