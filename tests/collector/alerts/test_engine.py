@@ -8,7 +8,7 @@ from pathlib import Path
 from collector.alerts.calendar import OfficeCalendar
 from tests.collector.alerts.helpers import MONDAY_9, VN, engine, feed, firing, point, subject
 
-PORTAL = {"service": "dichvucong", "label": "Cổng DVC", "url": "https://dichvucong.gov.vn/"}
+PORTAL = {"service": "dichvucong", "url": "https://dichvucong.gov.vn/"}
 
 
 def test_for_and_hysteresis() -> None:
