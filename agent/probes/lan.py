@@ -297,7 +297,7 @@ class LanProbe(Probe[LanConfig]):
         for p in points:
             if p.m != "lan_scan":
                 continue
-            target = f"Mạng LAN {p.tg.get('subnet', p.tg.get('interface', ''))}".strip()
+            target = f"Mạng nội bộ {p.tg.get('subnet', p.tg.get('interface', ''))}".strip()
             result = p.f.get("result")
             if result == LanResult.DISABLED:
                 lines.append(CheckLine(SECTION, target, "warn",
