@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent import wire
-from agent.wire.renames import upgrade
 from collector.config import AgentIdentity, Inventory
 from collector.lineproto import LineEncoder
 from collector.schema_check import PointRejected, RateLimitedLog, SchemaChecker, TimeWindow
@@ -73,7 +72,7 @@ class Validator:
         rejected: Counter[str] = Counter()
         for p in batch.points:
             try:
-                p = upgrade(p)  # an agent older than a rename: its old names mapped to the current ones
+                p = wire.renames.upgrade(p)  # an agent older than a rename: its old names mapped to the current ones
                 lines.append(line(agent, tags, p.m, p.tg, check(p), place(p.t, shift, now)).encode())
                 kept.append(p)
             except PointRejected as exc:
