@@ -1,5 +1,6 @@
-"""``commune-agent check``: run every configured probe once, print a table and a one-line verdict in
-Vietnamese (agent.diagnose), exit with the verdict's code; ``--json`` prints the same machine-readably."""
+"""``commune-agent check``: run every configured probe once, print a table and a short verdict in
+Vietnamese (agent.diagnose's decision table), exit with the verdict's code; ``--json`` prints the same
+machine-readably."""
 
 from __future__ import annotations
 
@@ -11,29 +12,37 @@ from agent.config import AgentConfig
 from agent.diagnose import Verdict, diagnose
 from agent.probes import REGISTRY
 from agent.probes.base import CheckLine, ProbeContext
+from agent.probes.http import HttpProbe
 from agent.runner import build_probes, run_probe_once
 from agent.wire import Point
 
 STATUS_TEXT = {"ok": "TỐT", "warn": "CẢNH BÁO", "fail": "LỖI"}
+PORTALS = "Cổng dịch vụ"
 
 
-async def collect_once(cfg: AgentConfig) -> dict[str, list[Point]]:
-    """Run every enabled probe once; points per probe name."""
+async def collect_once(cfg: AgentConfig) -> tuple[dict[str, list[Point]], dict[str, str]]:
+    """Run every enabled probe once: points per probe name, and the portals' display names by configured name
+    (the ``label`` of an http target: shown by check, never sent)."""
     ctx = ProbeContext(agent_id=cfg.agent_id)
     probes = build_probes(cfg, ctx)
+    names = {t.name: t.label for p in probes if isinstance(p, HttpProbe) for t in p.config.targets if t.label}
     results = await asyncio.gather(*(run_probe_once(p) for p in probes))
     for p in probes:
         await p.close()
-    return {p.name: pts for p, pts in zip(probes, results, strict=True)}
+    return {p.name: pts for p, pts in zip(probes, results, strict=True)}, names
 
 
-def check_lines(results: dict[str, list[Point]]) -> list[CheckLine]:
+def check_lines(results: dict[str, list[Point]], names: dict[str, str] | None = None) -> list[CheckLine]:
     lines = []
     for name, pts in results.items():
-        lines.extend(REGISTRY[name].check_lines([p for p in pts if p.m != "agent_probe"]))
+        for ln in REGISTRY[name].check_lines([p for p in pts if p.m != "agent_probe"]):
+            if ln.section == PORTALS and names and ln.target in names:
+                ln = CheckLine(ln.section, names[ln.target], ln.status, ln.text)
+            lines.append(ln)
         for meta in (p for p in pts if p.m == "agent_probe" and p.f.get("ok") == 0):
+            why = "không xong trong thời gian cho phép" if meta.f.get("result") == "timeout" else "gặp lỗi"
             lines.append(CheckLine("Hệ thống", f"Bộ kiểm tra {name}", "fail",
-                                   f"Bộ kiểm tra không chạy xong ({meta.f.get('result')}: {meta.f.get('reason', '')})."))
+                                   f"Bộ kiểm tra này {why}; chi tiết cho cán bộ kỹ thuật có trong --json."))
     return lines
 
 
@@ -56,9 +65,9 @@ def render_table(lines: list[CheckLine]) -> str:
 
 
 def run_check(cfg: AgentConfig, as_json: bool = False) -> int:
-    results = asyncio.run(collect_once(cfg))
-    lines = check_lines(results)
-    verdict: Verdict = diagnose(results, lines)
+    results, names = asyncio.run(collect_once(cfg))
+    lines = check_lines(results, names)
+    verdict: Verdict = diagnose(results, lines, names)
     if as_json:
         points = [p for pts in results.values() for p in pts]
         print(json.dumps({

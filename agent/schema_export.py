@@ -23,7 +23,7 @@ import msgspec
 from agent import wire
 from agent.wire.spec import RESERVED_MEASUREMENTS, SCHEMA_FORMAT, MeasurementSpec, Schema
 
-SCHEMA_CONTENT_VERSION: Final = 1
+SCHEMA_CONTENT_VERSION: Final = 2  # 2: unit suffixes on host byte/time fields, http tag label dropped
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 SCHEMA_PATH: Final = Path(__file__).resolve().parent / "wire" / wire.MEASUREMENTS_FILE

@@ -122,7 +122,7 @@ class EvaluationFeed:
         now = v.clock_ns()
         shift = v.window.shift_ns(batch.clock_offset_ms)
         kept = []
-        for p in batch.points:
+        for p in map(wire.renames.upgrade, batch.points):  # an agent older than a rename
             try:
                 v.checker.fields(p)
                 v.window.place(p.t, shift, now)

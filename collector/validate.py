@@ -72,7 +72,9 @@ class Validator:
         lines: list[bytes] = []
         kept: list[wire.Point] = []
         rejected: Counter[str] = Counter()
+        upgrade = wire.renames.upgrade
         for p in batch.points:
+            p = upgrade(p)  # an agent older than a rename: its old names mapped to the current ones
             t = p.t + shift
             fields = fast(p) if lo <= t <= hi else None
             if fields is not None:  # plainly valid: checked and encoded in one pass

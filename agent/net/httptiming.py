@@ -46,6 +46,7 @@ class Response:
     remote_addr: str = ""
     phase: str = "dns"  # the phase in progress (kept up to date so a timeout can name it)
     body_truncated: bool = False
+    tls_used: bool = False  # a TLS handshake was attempted (https, on any hop of the redirects)
 
 
 @dataclass
@@ -161,6 +162,7 @@ class TimedHTTP:
                 await self._proxy_connect(reader, writer, host, port, proxy.username, proxy.password)
             if tls:
                 resp.phase = "tls"
+                resp.tls_used = True
                 ctx = spec.ssl_context or ssl.create_default_context()
                 t0 = clock()
                 try:

@@ -23,6 +23,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeContext, Probe
 from agent.units import Duration
 from agent.wire import FieldValue, Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, measurement
+from common import vnformat
 
 SECTION = "Chữ ký số"
 MAX_TAG = 256
@@ -157,9 +158,10 @@ def vn_text(result: str, offset_ms: float = 0.0) -> str:
     """The Vietnamese text of ``commune-agent check`` for a failing result code."""
     if result == ClockResult.CLOCK_WRONG:
         direction = "chậm" if offset_ms > 0 else "nhanh"
-        return (f"Đồng hồ máy tính {direction} {abs(offset_ms) / 1000.0:.0f} giây so với giờ chuẩn: chữ ký số và "
+        seconds = vnformat.number(abs(offset_ms) / 1000.0, 0)
+        return (f"Đồng hồ máy tính {direction} {seconds} giây so với giờ chuẩn: chữ ký số và "
                 "trang web bảo mật có thể bị từ chối. Chỉnh lại ngày giờ và bật đồng bộ giờ tự động.")
-    return f"Không đo được độ lệch đồng hồ ({result}). Kiểm tra kết nối tới máy chủ thời gian."
+    return "Không đo được độ lệch đồng hồ. Kiểm tra kết nối tới máy chủ thời gian."
 
 
 def check_line(p: Point) -> CheckLine | None:

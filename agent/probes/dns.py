@@ -26,6 +26,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse
 from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement, str_field
+from common import vnformat
 
 
 class DnsResult(StrEnum):
@@ -138,25 +139,26 @@ class DnsProbe(Probe[DnsConfig]):
         for p in points:
             if p.m != "dns":
                 continue
-            who = "DNS của máy" if p.tg.get("role") == "system" else f"DNS {p.tg.get('resolver_name', '')}"
-            target = f"{who} → {p.tg.get('query', '')}"
+            who = "DNS của máy" if p.tg.get("role") == "system" else f"DNS {p.tg.get('resolver_name', '')}".strip()
+            target = f"Tra tên {p.tg.get('query', '')} qua {who}"
             if p.f.get("ok") == 1:
-                lines.append(CheckLine("Mạng", target, "ok", f"Phân giải trong {float(p.f.get('lookup_ms', 0.0)):.1f} ms."))
+                ms = vnformat.with_unit(float(p.f.get("lookup_ms", 0.0)), "ms")
+                lines.append(CheckLine("Mạng", target, "ok", f"Tìm được địa chỉ trong {ms}."))
             else:
                 known = parse_result(DnsResult, p.f.get("result"))
-                text = TEXTS.get(known, "Phân giải tên miền lỗi.") if known else "Phân giải tên miền lỗi."
-                lines.append(CheckLine("Mạng", target, "fail", f"{text} ({p.f.get('result')})"))
+                lines.append(CheckLine("Mạng", target, "fail", TEXTS.get(known, TEXTS[DnsResult.ERROR]) if known
+                                       else TEXTS[DnsResult.ERROR]))
         return lines
 
 
 TEXTS: dict[DnsResult, str] = {
     DnsResult.NXDOMAIN: "Tên miền không tồn tại.",
-    DnsResult.SERVFAIL: "Máy chủ DNS không phân giải được tên miền (lỗi phía máy chủ DNS).",
-    DnsResult.REFUSED: "Máy chủ DNS từ chối phân giải cho máy này.",
+    DnsResult.SERVFAIL: "Máy chủ DNS gặp lỗi nên không tìm được địa chỉ của tên miền.",
+    DnsResult.REFUSED: "Máy chủ DNS từ chối trả lời máy này.",
     DnsResult.NO_ANSWER: "Tên miền không có địa chỉ nào.",
     DnsResult.TIMEOUT: "Máy chủ DNS không trả lời.",
     DnsResult.UNREACHABLE: "Không liên lạc được với máy chủ DNS.",
-    DnsResult.BAD_RESPONSE: "Máy chủ DNS trả lời sai định dạng.",
-    DnsResult.ERROR: "Phân giải tên miền lỗi.",
+    DnsResult.BAD_RESPONSE: "Máy chủ DNS trả lời không đúng cách.",
+    DnsResult.ERROR: "Không tìm được địa chỉ của tên miền.",
 }
 """Vietnamese text of every failing result code (``ok`` needs none)."""

@@ -33,6 +33,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, parse
 from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
+from common import vnformat
 
 
 class HttpResult(StrEnum):
@@ -134,9 +135,9 @@ def _compile(target: HttpTarget) -> tuple[re.Pattern[str] | None, list[re.Patter
 
 
 MEASUREMENTS: Final = (
-    measurement("http", "http", {"service": "configured name", "label": "display label", "url": "URL (first 256 characters)"}, {
+    measurement("http", "http", {"service": "configured name", "url": "URL (first 256 characters)"}, {
         "status_code": int_field("", "HTTP status of the last hop"),
-        "dns_ms": float_field("ms"), "connect_ms": float_field("ms"), "tls_ms": float_field("ms"),
+        "dns_ms": float_field("ms"), "connect_ms": float_field("ms"), "tls_ms": float_field("ms", "absent for plain HTTP"),
         "processing_ms": float_field("ms", "request sent -> first byte"),
         "transfer_ms": float_field("ms", "first byte -> body read"),
         "first_byte_ms": float_field("ms", "start -> first byte (curl's time_starttransfer)"),
@@ -208,7 +209,7 @@ class HttpProbe(Probe[HttpConfig]):
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
             code = HttpResult.BAD_RESPONSE if isinstance(exc, ValueError) else HttpResult.RESET
             reason = f"{type(exc).__name__}: {exc}"
-        tags = {"service": target.name, "url": target.url[:256], "label": target.label or target.name}
+        tags = {"service": target.name, "url": target.url[:256]}
         return self.point("http", self._fields(target, resp, code, reason), tags, ts)
 
     def _judge(self, target: HttpTarget, resp: Response) -> tuple[HttpResult, str]:
@@ -227,7 +228,7 @@ class HttpProbe(Probe[HttpConfig]):
         ph = resp.phases_ms
         fields: dict[str, float | int | str | bool | None] = {
             "status_code": resp.status,
-            "dns_ms": ph["dns"], "connect_ms": ph["connect"], "tls_ms": ph["tls"],
+            "dns_ms": ph["dns"], "connect_ms": ph["connect"], "tls_ms": ph["tls"] if resp.tls_used else None,
             "processing_ms": ph["processing"], "transfer_ms": ph["transfer"],
             "first_byte_ms": ph["dns"] + ph["connect"] + ph["tls"] + ph["processing"],
             "total_ms": resp.total_ms, "body_bytes": len(resp.body), "redirects": resp.redirects,
@@ -248,38 +249,37 @@ class HttpProbe(Probe[HttpConfig]):
         for p in points:
             if p.m != "http":
                 continue
-            label = p.tg.get("label", p.tg.get("service", ""))
-            total = float(p.f.get("total_ms", 0.0))
+            label = p.tg.get("service", "")
+            seconds = vnformat.with_unit(float(p.f.get("total_ms", 0.0)) / 1000, "giây")
             if p.f.get("ok") != 1:
-                code = str(p.f.get("result", ""))
-                known = parse_result(HttpResult, code)
-                text = TEXTS.get(known, "Không truy cập được") if known else "Không truy cập được"
-                out.append(CheckLine("Cổng dịch vụ", label, "fail", f"{text} ({code})."))
+                known = parse_result(HttpResult, p.f.get("result"))
+                text = TEXTS.get(known, "Không truy cập được.") if known else "Không truy cập được."
+                out.append(CheckLine("Cổng dịch vụ", label, "fail", text))
             elif p.f.get("slow") == 1:
-                out.append(CheckLine("Cổng dịch vụ", label, "warn", f"Truy cập được nhưng chậm: {total / 1000:.1f} giây."))
+                out.append(CheckLine("Cổng dịch vụ", label, "warn", f"Truy cập được nhưng chậm: {seconds}."))
             elif p.f.get("tls_expiring") == 1:
-                days = float(p.f.get("tls_days_left", 0.0))
+                days = vnformat.number(float(p.f.get("tls_days_left", 0.0)), 0)
                 out.append(CheckLine("Cổng dịch vụ", label, "warn",
-                                     f"Chứng chỉ bảo mật của cổng còn {days:.0f} ngày là hết hạn: báo cho đơn vị quản lý cổng."))
+                                     f"Chứng chỉ bảo mật của cổng còn {days} ngày là hết hạn: báo cho đơn vị quản lý cổng."))
             else:
-                out.append(CheckLine("Cổng dịch vụ", label, "ok", f"Truy cập được trong {total:.0f} ms."))
+                out.append(CheckLine("Cổng dịch vụ", label, "ok", f"Truy cập được trong {seconds}."))
         return out
 
 
 TEXTS = {
-    HttpResult.DNS_ERROR: "Không phân giải được tên miền của cổng",
-    HttpResult.CONNECT_REFUSED: "Máy chủ của cổng từ chối kết nối",
-    HttpResult.CONNECT_ERROR: "Không kết nối được tới máy chủ của cổng",
-    HttpResult.CONNECT_TIMEOUT: "Kết nối tới cổng quá thời gian chờ",
-    HttpResult.TLS_ERROR: "Lỗi kết nối bảo mật (TLS/chứng chỉ)",
-    HttpResult.CERT_EXPIRED: "Chứng chỉ bảo mật của cổng đã hết hạn",
-    HttpResult.TLS_TIMEOUT: "Bắt tay bảo mật (TLS) quá thời gian chờ",
-    HttpResult.READ_TIMEOUT: "Cổng không trả lời kịp thời",
-    HttpResult.RESET: "Kết nối bị ngắt giữa chừng",
-    HttpResult.HTTP_STATUS: "Cổng trả về mã lỗi HTTP",
-    HttpResult.CONTENT_MISMATCH: "Cổng đang bảo trì hoặc hiển thị trang lỗi",
-    HttpResult.TOO_MANY_REDIRECTS: "Cổng chuyển hướng quá nhiều lần",
-    HttpResult.PROXY_ERROR: "Lỗi máy chủ proxy",
-    HttpResult.BAD_RESPONSE: "Cổng trả lời không đúng giao thức",
-    HttpResult.BAD_URL: "Địa chỉ (URL) của cổng trong cấu hình không hợp lệ",
+    HttpResult.DNS_ERROR: "Không tìm được địa chỉ của cổng theo tên miền (lỗi DNS).",
+    HttpResult.CONNECT_REFUSED: "Máy chủ của cổng từ chối kết nối: dịch vụ có thể đang tắt.",
+    HttpResult.CONNECT_ERROR: "Không kết nối được tới máy chủ của cổng.",
+    HttpResult.CONNECT_TIMEOUT: "Máy chủ của cổng không trả lời khi kết nối.",
+    HttpResult.TLS_ERROR: "Lỗi kết nối bảo mật: chứng chỉ của cổng không hợp lệ.",
+    HttpResult.CERT_EXPIRED: "Chứng chỉ bảo mật của cổng đã hết hạn.",
+    HttpResult.TLS_TIMEOUT: "Cổng không hoàn tất kết nối bảo mật kịp thời.",
+    HttpResult.READ_TIMEOUT: "Cổng không trả lời kịp thời.",
+    HttpResult.RESET: "Kết nối bị ngắt giữa chừng.",
+    HttpResult.HTTP_STATUS: "Cổng báo lỗi khi mở trang.",
+    HttpResult.CONTENT_MISMATCH: "Cổng đang bảo trì hoặc hiện trang báo lỗi.",
+    HttpResult.TOO_MANY_REDIRECTS: "Cổng chuyển trang quá nhiều lần, không mở được.",
+    HttpResult.PROXY_ERROR: "Lỗi máy chủ trung gian (proxy) của mạng xã.",
+    HttpResult.BAD_RESPONSE: "Cổng trả lời không đúng cách.",
+    HttpResult.BAD_URL: "Địa chỉ trang web của cổng trong cấu hình bị sai.",
 }

@@ -297,24 +297,24 @@ class LanProbe(Probe[LanConfig]):
         for p in points:
             if p.m != "lan_scan":
                 continue
-            target = f"Mạng LAN {p.tg.get('subnet', p.tg.get('interface', ''))}".strip()
+            target = f"Mạng nội bộ {p.tg.get('subnet', p.tg.get('interface', ''))}".strip()
             result = p.f.get("result")
             if result == LanResult.DISABLED:
                 lines.append(CheckLine(SECTION, target, "warn",
-                                       "Chưa quét được mạng LAN: agent cần chạy với quyền quản trị (root) để gửi gói ARP."))
+                                       "Chưa quét được mạng nội bộ: cần chạy chương trình với quyền quản trị."))
                 continue
             if result == LanResult.ERROR:
-                lines.append(CheckLine(SECTION, target, "fail", "Quét mạng LAN bị lỗi. Báo cho đội ứng cứu của tỉnh."))
+                lines.append(CheckLine(SECTION, target, "fail", "Quét mạng nội bộ bị lỗi. Báo cho đội ứng cứu của tỉnh."))
                 continue
             parts: list[str] = []
             status = "ok"
             if result == LanResult.GATEWAY_UNREACHABLE:
                 status = "fail"
-                parts.append("Bộ định tuyến (gateway) không trả lời trong mạng LAN: kiểm tra nguồn điện và dây mạng của router.")
+                parts.append("Cổng mạng (modem/router) không trả lời trong mạng nội bộ: kiểm tra nguồn điện và dây mạng của nó.")
             if result == LanResult.GATEWAY_MAC_CHANGED:
                 status = "fail"
-                parts.append("Địa chỉ MAC của gateway vừa thay đổi: nếu không thay router, có thể có máy giả mạo "
-                             "(ARP spoofing). Báo ngay cho đội ứng cứu của tỉnh.")
+                parts.append("Cổng mạng vừa đổi sang thiết bị khác: nếu không ai thay modem/router, có thể có máy "
+                             "giả mạo. Báo ngay cho đội ứng cứu của tỉnh.")
             new = sum(1 for e in events if e.tg.get("event") == "new_host")
             gone = sum(1 for e in events if e.tg.get("event") == "vanished_host")
             if new:

@@ -29,6 +29,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
+from common import vnformat
 
 LOSS_WARN_PERCENT = 20.0  # loss at or above this is a warning in ``commune-agent check``
 class PingResult(StrEnum):
@@ -42,9 +43,19 @@ class PingResult(StrEnum):
 
 Role = Literal["gateway", "isp_dns", "public", "datacentre", "other"]
 ROLE_LABELS: dict[str, str] = {
-    "gateway": "cổng mạng (gateway)", "isp_dns": "DNS nhà mạng", "public": "địa chỉ Internet công cộng",
-    "datacentre": "trung tâm dữ liệu tỉnh", "other": "máy đích",
+    "gateway": "Cổng mạng", "isp_dns": "Máy chủ DNS nhà mạng", "public": "Địa chỉ Internet",
+    "datacentre": "Trung tâm dữ liệu tỉnh", "other": "Máy",
 }
+"""How ``commune-agent check`` names a ping target by its role (followed by the target's name)."""
+
+
+def ping_label(tags: dict[str, str]) -> str:
+    """``Cổng mạng 192.168.1.1``, ``Địa chỉ Internet cloudflare``, ``Máy loopback``: no brackets, no jargon."""
+    role = tags.get("role", "other")
+    name = tags.get("name", "")
+    if role == "gateway":  # named "gateway" by the probe: show its address (none when there is no route)
+        name = tags.get("target", "").replace("gateway", "")
+    return f"{ROLE_LABELS.get(role, ROLE_LABELS['other'])} {name}".strip()
 
 
 class PingTarget(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -124,21 +135,19 @@ class PingProbe(Probe[PingConfig]):
         for p in points:
             if p.m != "ping":
                 continue
-            role = p.tg.get("role", "other")
-            label = f"Ping {p.tg.get('name', '')} ({ROLE_LABELS.get(role, role)})"
-            loss = float(p.f.get("loss_percent", 100.0))
+            label = ping_label(p.tg)
+            loss = vnformat.with_unit(float(p.f.get("loss_percent", 100.0)), "%", 0)
+            rtt = vnformat.with_unit(float(p.f.get("rtt_median_ms", 0.0)), "ms")
             if p.f.get("result") == PingResult.NO_ROUTE:
                 lines.append(CheckLine("Mạng", label, "fail",
-                                       "Máy tính không có đường mạng mặc định: kiểm tra dây mạng/Wi-Fi của máy."))
+                                       "Máy tính không có đường ra mạng: kiểm tra dây mạng hoặc Wi-Fi của máy."))
             elif p.f.get("ok") != 1:
-                lines.append(CheckLine("Mạng", label, "fail",
-                                       f"Không có phản hồi từ {p.tg.get('target', '')} ({p.f.get('result')})."))
-            elif loss >= LOSS_WARN_PERCENT:
+                lines.append(CheckLine("Mạng", label, "fail", TEXTS.get(str(p.f.get("result")), TEXTS[PingResult.UNREACHABLE])))
+            elif float(p.f.get("loss_percent", 0.0)) >= LOSS_WARN_PERCENT:
                 lines.append(CheckLine("Mạng", label, "warn",
-                                       f"Mất {loss:.0f}% gói tin, trễ trung vị {float(p.f.get('rtt_median_ms', 0.0)):.1f} ms."))
+                                       f"Mất {loss} tín hiệu thử: mạng chập chờn, có thể chậm. Độ trễ {rtt}."))
             else:
-                lines.append(CheckLine("Mạng", label, "ok",
-                                       f"Mất {loss:.0f}% gói, trễ trung vị {float(p.f.get('rtt_median_ms', 0.0)):.1f} ms."))
+                lines.append(CheckLine("Mạng", label, "ok", f"Trả lời tốt: mất {loss} tín hiệu thử, độ trễ {rtt}."))
         return lines
 
     async def ping_one(self, target: PingTarget) -> Point:
@@ -175,3 +184,13 @@ class PingProbe(Probe[PingConfig]):
         else:
             fields.update(result_fields(PingResult.UNREACHABLE, f"no reply from {target.host} to {host.packets_sent} packets"))
         return self.point("ping", fields, tags, ts)
+
+
+TEXTS: dict[str, str] = {
+    PingResult.UNREACHABLE: "Không trả lời tín hiệu thử (ping).",
+    PingResult.NO_ROUTE: "Máy tính không có đường ra mạng: kiểm tra dây mạng hoặc Wi-Fi của máy.",
+    PingResult.DNS_ERROR: "Không tìm được địa chỉ của máy này theo tên (lỗi DNS).",
+    PingResult.PERMISSION_ERROR: "Chưa gửi được tín hiệu thử: cần chạy chương trình với quyền quản trị.",
+    PingResult.ERROR: "Không gửi được tín hiệu thử (ping).",
+}
+"""Vietnamese text of every failing result code (``ok`` needs none)."""

@@ -23,6 +23,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, result_fields
 from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, measurement
+from common import vnformat
 
 
 class TcpResult(StrEnum):
@@ -104,9 +105,10 @@ class TcpProbe(Probe[TcpConfig]):
         for p in points:
             if p.m != "tcp":
                 continue
-            target = f"TCP {p.tg.get('name', '')}"
+            target = f"Kết nối tới {p.tg.get('name', '')}"
             if p.f.get("ok") == 1:
-                out.append(CheckLine("Mạng", target, "ok", f"Kết nối trong {float(p.f.get('connect_ms', 0.0)):.1f} ms."))
+                ms = vnformat.with_unit(float(p.f.get("connect_ms", 0.0)), "ms")
+                out.append(CheckLine("Mạng", target, "ok", f"Kết nối được trong {ms}."))
             else:
-                out.append(CheckLine("Mạng", target, "fail", f"Không kết nối được ({p.f.get('result')})."))
+                out.append(CheckLine("Mạng", target, "fail", "Không kết nối được tới máy này."))
         return out

@@ -183,17 +183,16 @@ class TracerouteProbe(Probe[TracerouteConfig]):
             else:
                 result = str(p.f.get("result", ""))
                 known = parse_result(TracerouteResult, result)
-                text = TEXTS[known] if known else "Không dò được đường."
-                out.append(CheckLine("Mạng", target, "fail", f"{text} ({result})"))
+                out.append(CheckLine("Mạng", target, "fail", TEXTS[known] if known else TEXTS[TracerouteResult.ERROR]))
         return out
 
 
 TEXTS: dict[TracerouteResult, str] = {
-    TracerouteResult.STOPPED_LAN: "Đường đi dừng ngay trong mạng nội bộ (cổng mạng không trả lời).",
+    TracerouteResult.STOPPED_LAN: "Đường đi dừng ngay trong mạng nội bộ: cổng mạng không trả lời.",
     TracerouteResult.STOPPED_FIRST_ISP_HOP: "Đường đi dừng sau cổng mạng: đường truyền của nhà mạng có sự cố.",
     TracerouteResult.STOPPED_BEYOND: "Nhà mạng vẫn chuyển tiếp nhưng đích không trả lời: sự cố nằm ngoài nhà mạng.",
-    TracerouteResult.NO_ROUTE: "Máy tính không có đường mạng mặc định.",
-    TracerouteResult.PERMISSION_ERROR: "Không dò được đường: agent cần quyền quản trị (root/Administrator).",
+    TracerouteResult.NO_ROUTE: "Máy tính không có đường ra mạng.",
+    TracerouteResult.PERMISSION_ERROR: "Không dò được đường: cần chạy chương trình với quyền quản trị.",
     TracerouteResult.ERROR: "Không dò được đường.",
 }
 """Vietnamese text of every failing result code (``ok`` needs none)."""

@@ -131,12 +131,12 @@ class UplinkProbe(Probe[UplinkConfig]):
             label = "không xác định" if link == "unknown" else link
             ip = p.f.get("public_ip")
             if p.f.get("result") == UplinkResult.NO_ROUTE:
-                out.append(CheckLine("Mạng", "Đường truyền", "fail", "Máy tính không có đường mạng mặc định."))
+                out.append(CheckLine("Mạng", "Đường truyền", "fail", "Máy tính không có đường ra mạng."))
             elif p.f.get("ok") != 1:
                 out.append(CheckLine("Mạng", f"Đường truyền {label}", "warn",
-                                     "Không lấy được địa chỉ IP công cộng (dịch vụ echo không trả lời)."))
+                                     "Chưa biết địa chỉ Internet của điểm cầu: dịch vụ tra địa chỉ không trả lời."))
             else:
-                extra = f", IP công cộng {ip}" if ip else ""
+                extra = f", địa chỉ Internet {ip}" if ip else ""
                 out.append(CheckLine("Mạng", f"Đường truyền {label}", "ok",
                                      f"Đang dùng {label} qua {p.tg.get('gateway', '')}{extra}."))
         return out

@@ -232,6 +232,9 @@ __all__ = [
     "encode",
     "measurement_schema",
     "parse_topic",
+    "renames",
     "spec",
     "topic",
 ]
+
+from agent.wire import renames  # noqa: E402  (it needs Point, defined above)

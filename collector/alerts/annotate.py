@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collector.alerts import vnformat
 from collector.alerts.model import fingerprint_of
 from collector.alerts.rules import Rule
 from collector.alerts.series import Series, Subject
+from collector.alerts.service_names import service_name
 from collector.alerts.template import render
+from common import vnformat
 
 
 def labels_for(rule: Rule, subject: Subject, series: Series) -> dict[str, str]:
@@ -46,6 +47,7 @@ def render_annotations(rule: Rule, subject: Subject, series: Series, starts_at: 
         "province": subject.province, "commune": subject.commune, "commune_name": subject.commune_name,
         "site": subject.site, "agent": subject.agent, "target": series.target or "",
         "service": series.tags.get(spec.service_tag, "") if spec.service_tag else "",
+        "service_name": service_name(series.tags.get(spec.service_tag, "")) if spec.service_tag else "",
         "isp": subject.isp, "rule": spec.name,
         "value": format_value(rule, series.value),
         "threshold": format_value(rule, threshold),

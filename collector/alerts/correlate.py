@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collector.alerts import vnformat
 from collector.alerts.model import Alert
 from collector.alerts.rules import CorrelationSpec, Rule
 from collector.alerts.series import ACTIVE, Series, State, Subject
+from common import vnformat
 
 
 @dataclass

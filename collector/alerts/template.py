@@ -10,7 +10,8 @@ import re
 from collections.abc import Mapping
 
 NAMES = frozenset({
-    "province", "commune", "commune_name", "site", "agent", "target", "service", "isp", "value", "threshold",
+    "province", "commune", "commune_name", "site", "agent", "target", "service", "service_name", "isp", "value",
+    "threshold",
     "since", "duration", "rule", "count", "communes", "sites",
 })
 _TOKEN_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")

@@ -21,17 +21,18 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from common import vnformat
+
 log = logging.getLogger(__name__)
 
 TOKEN_INVALID = -216
-VN = timedelta(hours=7)
 
 
 class ZaloError(Exception):
@@ -172,7 +173,7 @@ def _vn(ts: str) -> str:
         return ts
     if t.year < 2000:
         return ""
-    return (t.astimezone(UTC) + VN).strftime("%d/%m/%Y %H:%M")
+    return vnformat.date_time(t if t.tzinfo else t.replace(tzinfo=UTC))
 
 
 def format_message(payload: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from collector.report import score
 from collector.report.model import MonthData
+from common import vnformat
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu",)
 
@@ -36,7 +37,7 @@ def _bars(title: str, labels: list[str], values: list[float], vmax: float, grade
         x = left + (right - left) * max(v, 0) / vmax if vmax else left
         colour = ("#2e7d32" if v >= 90 else "#f9a825" if v >= 60 else "#c62828") if graded else "#1565c0"
         g.rectangle((left, y + 2, x, y + row - 4), fill=colour)
-        g.text((x + 6, y + 3), f"{v:.1f}".replace(".", ","), fill="black", font=f)
+        g.text((x + 6, y + 3), vnformat.number(float(v), 1, trim=False), fill="black", font=f)
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()

@@ -8,6 +8,7 @@ from typing import Literal
 
 from collector.report.model import MonthData
 from collector.report.period import VN
+from common import vnformat
 
 Kind = Literal["text", "int", "num", "pct", "date"]
 Cell = str | int | float | dt.datetime | None
@@ -79,9 +80,9 @@ def fmt(value: Cell, kind: Kind) -> str:
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
+        return vnformat.date_time(value)
     if kind == "int" and isinstance(value, int | float):
-        return f"{int(value):,}".replace(",", ".")
+        return vnformat.integer(value)
     if kind in ("num", "pct") and isinstance(value, int | float):
-        return f"{value:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+        return vnformat.number(float(value), 2, trim=False)
     return str(value)

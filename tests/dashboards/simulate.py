@@ -86,7 +86,7 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
                     fields.update(rtt_min_ms=rtt * 0.8, rtt_median_ms=rtt, rtt_avg_ms=rtt, rtt_max_ms=rtt * 1.5,
                                   jitter_ms=abs(rng.gauss(2, 1)))
                 yield enc.line("ping", {**tags, "target": host, "name": name, "role": role}, fields, ns)
-            for service, label, url in SERVICES:
+            for service, _label, url in SERVICES:
                 fail = down or portal_down or rng.random() < 0.01
                 phases = {"dns_ms": abs(rng.gauss(20, 5)), "connect_ms": abs(rng.gauss(30, 10)),
                           "tls_ms": abs(rng.gauss(60, 15)), "processing_ms": abs(rng.gauss(400, 150)),
@@ -97,7 +97,7 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
                     hf.update(phases, status_code=200, first_byte_ms=sum(list(phases.values())[:4]),
                               total_ms=sum(phases.values()), body_bytes=48213, redirects=0, tls_days_left=80.0,
                               tls_chain_valid=1, tls_expiring=0)
-                yield enc.line("http", {**tags, "service": service, "label": label, "url": url}, hf, ns)
+                yield enc.line("http", {**tags, "service": service, "url": url}, hf, ns)
             link = LINKS[i % 2]
             uf: dict[str, object] = {"links_configured": 2, "ok": 0 if down else 1,
                                      "result": "echo_error" if down else "ok", "reason": ""}
@@ -105,10 +105,10 @@ def lines(f: Fleet, start: float, end: float, step: float, seed: int = 11) -> It
                 uf.update(public_ip=f"113.160.{i % 250}.{n_step % 250}", echo_ms=abs(rng.gauss(80 + 40 * (i % 2), 15)))
             yield enc.line("uplink", {**tags, "link": link, "interface": "eth0", "gateway": "192.168.1.1"}, uf, ns)
             yield enc.line("host", tags, {"cpu_percent": abs(rng.gauss(20 + 15 * day, 8)), "mem_percent": 55.0 + 10 * day,
-                                          "uptime_s": t - start + 3600.0, "boot_time": int(start - 3600), "procs": 180}, ns)
+                                          "uptime_s": t - start + 3600.0, "boot_time_s": int(start - 3600), "procs": 180}, ns)
             yield enc.line("host_disk", {**tags, "path": "C:\\" if i % 2 else "/"},
-                           {"percent": 60.0 + (i % 40), "total": 256_000_000_000, "used": 150_000_000_000,
-                            "free": 106_000_000_000}, ns)
+                           {"percent": 60.0 + (i % 40), "total_bytes": 256_000_000_000, "used_bytes": 150_000_000_000,
+                            "free_bytes": 106_000_000_000}, ns)
             yield enc.line("agent", tags, {"queue_depth": 50 if down else rng.randint(0, 2), "queue_bytes": 4096,
                                            "queue_dropped_total": i % 3, "connected": 0 if down else 1,
                                            "clock_offset_ms": rng.gauss(0, 40) + (40_000 if i == 1 else 0)}, ns)

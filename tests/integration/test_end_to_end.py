@@ -98,7 +98,7 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         assert http_rows[0]["service"] == "cong-dvc" and http_rows[0]["status_code"] == 200
         assert http_rows[0]["result"] == "ok"
         host_rows = wait_for(lambda: server.rows('SELECT * FROM "host"', db), 30, what="host points")
-        assert host_rows[0]["mem_total"] > 0
+        assert host_rows[0]["mem_total_bytes"] > 0
         assert wait_for(lambda: server.rows('SELECT * FROM "host_net"', db), 30, what="interface points")
 
         # bad input around good input: a good batch, malformed, unknown agent, identity lie, good batch

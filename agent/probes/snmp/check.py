@@ -7,15 +7,17 @@ from typing import Any
 from agent.probes.base import CheckLine
 from agent.probes.snmp.results import SnmpResult
 from agent.wire import Point
+from common import vnformat
 
 SECTION = "Thiết bị mạng"
 
 TEXTS: dict[SnmpResult, str] = {
-    SnmpResult.TIMEOUT: "Thiết bị không trả lời SNMP. Kiểm tra nguồn điện, dây mạng của thiết bị và cấu hình SNMP.",
-    SnmpResult.AUTH_ERROR: "Thiết bị từ chối thông tin đăng nhập SNMPv3 (tên người dùng hoặc khóa sai). "
-                           "Kiểm tra lại cấu hình SNMP trên thiết bị và trong agent.",
-    SnmpResult.ERROR: "Không đọc được dữ liệu SNMP của thiết bị. Báo cho đội ứng cứu của tỉnh.",
-    SnmpResult.UPLINK_DOWN: "Cổng uplink (đường Internet) của thiết bị đang mất kết nối. Kiểm tra dây nối tới modem/nhà mạng.",
+    SnmpResult.TIMEOUT: "Thiết bị không trả lời khi hỏi thông tin. Kiểm tra nguồn điện và dây mạng của thiết bị.",
+    SnmpResult.AUTH_ERROR: "Thiết bị từ chối tên đăng nhập hoặc mật khẩu dùng để đọc thông tin. "
+                           "Báo cán bộ kỹ thuật kiểm tra cấu hình SNMP.",
+    SnmpResult.ERROR: "Không đọc được thông tin của thiết bị. Báo cho đội ứng cứu của tỉnh.",
+    SnmpResult.UPLINK_DOWN: "Cổng nối ra Internet của thiết bị đang mất kết nối. Kiểm tra dây nối tới modem của "
+                            "nhà mạng.",
 }
 """Vietnamese text of every failing result code (``ok`` needs none)."""
 DEVICE_FAILURES = (SnmpResult.TIMEOUT, SnmpResult.AUTH_ERROR, SnmpResult.ERROR)
@@ -36,29 +38,21 @@ def check_lines(points: list[Point]) -> list[CheckLine]:
         if result == SnmpResult.UPLINK_DOWN:
             problems.append(("fail", TEXTS[SnmpResult.UPLINK_DOWN]))
         if p.f.get("uplink_found") == 0:
-            problems.append(("warn", "Không tìm thấy cổng uplink đã cấu hình trên thiết bị."))
+            problems.append(("warn", "Không tìm thấy cổng nối ra Internet đã khai báo trên thiết bị."))
         if p.f.get("rebooted") == 1:
             problems.append(("warn", f"Thiết bị vừa khởi động lại (đã chạy {_vn_duration(p.f.get('uptime_s'))}). "
                                      "Nếu lặp lại nhiều lần, kiểm tra nguồn điện và bộ lưu điện."))
         if p.f.get("uplink_saturated") == 1:
-            problems.append(("warn", "Đường uplink đang quá tải (gần hết băng thông). "
+            problems.append(("warn", "Đường nối ra Internet đang quá tải, gần hết băng thông. "
                                      "Mạng có thể chậm; kiểm tra máy nào đang tải nhiều."))
         if not problems:
             up = p.f.get("interfaces_up")
             total = p.f.get("interfaces")
             lines.append(CheckLine(SECTION, target, "ok", f"Hoạt động bình thường, {up}/{total} cổng đang hoạt động."))
             continue
-        worst = "fail" if any(s == "fail" for s, _ in problems) else "warn"
-        lines.append(CheckLine(SECTION, target, worst, " ".join(t for _, t in problems)))
+        lines += [CheckLine(SECTION, target, status, text) for status, text in problems]  # one line per problem
     return lines
 
 
 def _vn_duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "không rõ"
-    s = int(seconds)
-    if s < 3600:
-        return f"{s // 60} phút"
-    if s < 86400:
-        return f"{s // 3600} giờ {s % 3600 // 60} phút"
-    return f"{s // 86400} ngày {s % 86400 // 3600} giờ"
+    return vnformat.duration(seconds) if isinstance(seconds, int | float) else "không rõ"

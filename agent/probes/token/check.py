@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from agent.probes.base import CheckLine
 from agent.probes.token.results import TokenResult
 from agent.wire import Point
+from common import vnformat
 
 SECTION = "Chữ ký số"
 WARN_DAYS = 30.0
 """``commune-agent check`` warns about certificates expiring within this many days."""
-VN_TZ = timezone(timedelta(hours=7))
 
 
 def _vn_date(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, VN_TZ).strftime("%d/%m/%Y")
+    return vnformat.date(datetime.fromtimestamp(unix_s, UTC))
 
 
 def check_line(p: Point) -> CheckLine | None:
@@ -27,11 +27,11 @@ def check_line(p: Point) -> CheckLine | None:
             return None
         if result == TokenResult.CA_BUNDLE_ERROR:
             return CheckLine(SECTION, module, "warn",
-                             "Không đọc được tệp chứng thư gốc (CA bundle) trong cấu hình nên chưa kiểm tra được chuỗi "
-                             "chứng thư. Báo cán bộ CNTT kiểm tra đường dẫn ca_bundle.")
+                             "Không đọc được tệp chứng thư gốc trong cấu hình nên chưa kiểm tra được chứng thư. "
+                             "Báo cán bộ CNTT kiểm tra cấu hình.")
         return CheckLine(SECTION, module, "fail",
-                         f"Không dùng được thư viện PKCS#11 của {module} ({result}). Cài (lại) phần mềm USB token "
-                         "của nhà cung cấp chữ ký số và kiểm tra đường dẫn trong cấu hình.")
+                         f"Không dùng được phần mềm USB token {module}. Cài lại phần mềm USB token của nhà cung "
+                         "cấp chữ ký số.")
     if p.m == "token":
         if result == TokenResult.NO_TOKEN:
             return CheckLine(SECTION, module, "fail",
@@ -78,12 +78,12 @@ def check_line(p: Point) -> CheckLine | None:
             return CheckLine(SECTION, tg.get("url", ""), "fail",
                              "Chứng thư số đã bị nhà cung cấp thu hồi: không ký được. Liên hệ nhà cung cấp chữ ký số.")
         return CheckLine(SECTION, tg.get("url", ""), "fail",
-                         f"Không kết nối được {what} của nhà cung cấp chữ ký số ({result}), nên có thể không ký được. "
+                         f"Không kết nối được {what} của nhà cung cấp chữ ký số, nên có thể không ký được. "
                          "Kiểm tra kết nối Internet; nếu các trang khác vẫn vào được, báo nhà cung cấp chữ ký số.")
     if p.m == "token_middleware":
         if result == TokenResult.OK:
             return CheckLine(SECTION, tg.get("name", ""), "ok", "")
         return CheckLine(SECTION, tg.get("name", ""), "fail",
-                         f"Phần mềm ký số {tg.get('name', '')} không chạy ({result}). Mở lại phần mềm ký số "
-                         "(hoặc khởi động lại máy); nếu vẫn lỗi, cài lại phần mềm của nhà cung cấp.")
+                         f"Phần mềm ký số {tg.get('name', '')} không chạy. Mở lại phần mềm ký số hoặc khởi động "
+                         "lại máy; nếu vẫn lỗi, cài lại phần mềm của nhà cung cấp.")
     return None

@@ -30,10 +30,11 @@ async def test_disk_values_match_the_filesystem(tmp_path: Path) -> None:
     points = conforming(await probe.collect())
     disk = only(points, "host_disk", path=str(tmp_path)).f
     st = os.statvfs(tmp_path)
-    assert disk["total"] == st.f_blocks * st.f_frsize
-    assert 0 < int(disk["used"]) <= int(disk["total"])
-    assert 0 < int(disk["free"]) <= int(disk["total"]) - int(disk["used"])  # root-reserved blocks are neither
-    assert float(disk["percent"]) == round(100.0 * int(disk["used"]) / (int(disk["used"]) + int(disk["free"])), 1)
+    assert disk["total_bytes"] == st.f_blocks * st.f_frsize
+    assert 0 < int(disk["used_bytes"]) <= int(disk["total_bytes"])
+    assert 0 < int(disk["free_bytes"]) <= int(disk["total_bytes"]) - int(disk["used_bytes"])  # reserved blocks: neither
+    used, free = int(disk["used_bytes"]), int(disk["free_bytes"])
+    assert float(disk["percent"]) == round(100.0 * used / (used + free), 1)
     missing = only(points, "host_disk", path="/nonexistent-mount").f
     assert missing == {"error": "[Errno 2] No such file or directory: '/nonexistent-mount'"}
 
@@ -41,8 +42,9 @@ async def test_disk_values_match_the_filesystem(tmp_path: Path) -> None:
 async def test_default_disks_are_physical_partitions_only() -> None:
     probe = HostProbe(HostConfig(interfaces=["none"]), ProbeContext(agent_id="pc-test"))
     paths = {p.tg["path"] for p in conforming(await probe.collect()) if p.m == "host_disk"}
-    expected = {p.mountpoint for p in psutil.disk_partitions(all=False) if p.fstype not in HostConfig().ignore_fs}
-    assert paths == expected
+    parts = [p for p in psutil.disk_partitions(all=False) if p.fstype not in HostConfig().ignore_fs]
+    assert paths <= {p.mountpoint for p in parts}
+    assert len(paths) == len({p.device for p in parts})  # one mount point per device: bind mounts left out
 
 
 async def test_uptime_cpu_and_memory() -> None:
@@ -50,11 +52,12 @@ async def test_uptime_cpu_and_memory() -> None:
     probe = HostProbe(HostConfig(disks=[], interfaces=["none"]), ctx_at(boot + 3600.5))
     host = only(conforming(await probe.collect()), "host")
     assert host.t == int((boot + 3600.5) * 1e9)
-    assert host.f["boot_time"] == int(boot)
+    assert host.f["boot_time_s"] == int(boot)
     assert float(host.f["uptime_s"]) == 3600.5  # measured against the probe's clock, like the point's time
     assert 0.0 <= float(host.f["cpu_percent"]) <= 100.0
-    assert host.f["mem_total"] == psutil.virtual_memory().total
-    assert host.f["mem_used"] == int(host.f["mem_total"]) - int(host.f["mem_available"])
+    assert host.f["mem_total_bytes"] == psutil.virtual_memory().total
+    assert host.f["mem_used_bytes"] == int(host.f["mem_total_bytes"]) - int(host.f["mem_available_bytes"])
+    assert not {"mem_total", "mem_available", "mem_used", "boot_time"} & set(host.f)
     assert 0.0 <= float(host.f["mem_percent"]) <= 100.0
     assert int(host.f["procs"]) > 1
     assert {"load1", "load5", "load15"} <= set(host.f)
@@ -154,3 +157,59 @@ async def test_interface_selection_and_link_state() -> None:
     assert set(nets) == {"wlan0", "lo"}  # an explicit list is honoured, loopback included when asked for
     assert nets["wlan0"]["up"] == 0
     assert (nets["wlan0"]["bytes_sent"], nets["wlan0"]["bytes_recv"]) == (2, 3)
+
+
+# --- what is not a real NIC or disk ---------------------------------------------------------------------------
+
+
+async def test_virtual_interfaces_and_idle_bridges_are_left_out(tmp_path: Path) -> None:
+    src = ScriptedCounters()
+    for name, carrier in (("br0", "1"), ("br-lan", "0"), ("virbr9", None)):  # a sysfs tree: bridges and carriers
+        (tmp_path / name / "bridge").mkdir(parents=True)
+        if carrier is not None:
+            (tmp_path / name / "carrier").write_text(carrier + "\n", encoding="ascii")
+    (tmp_path / "idle0" / "bridge").mkdir(parents=True)  # a bridge whose carrier cannot be read (link down)
+    (tmp_path / "eth0").mkdir()
+    probe = HostProbe(HostConfig(disks=[]), ProbeContext(agent_id="pc-test"), source=src, monotonic=src.monotonic,
+                      sys_class_net=tmp_path)
+    nets = await round_(probe, src, 1.0, eth0=(1, 1), lo=(1, 1), ifb0=(1, 1), veth12ab=(1, 1), docker0=(1, 1),
+                        br0=(1, 1), idle0=(1, 1), wlan0=(1, 1))
+    assert set(nets) == {"eth0", "br0", "wlan0"}  # a bridge with carrier is the PC's real uplink (kept)
+
+    keep_all = HostProbe(HostConfig(disks=[], ignore_interfaces=[], ignore_bridges_without_carrier=False),
+                         ProbeContext(agent_id="pc-test"), source=src, monotonic=src.monotonic, sys_class_net=tmp_path)
+    assert set(await round_(keep_all, src, 2.0, ifb0=(1, 1), idle0=(1, 1))) == {"ifb0", "idle0"}
+
+
+class Partition(NamedTuple):
+    device: str
+    mountpoint: str
+    fstype: str
+    opts: str = "rw"
+
+
+class ScriptedMounts(ScriptedCounters):
+    """psutil with a scripted mount table; disk usage of every mount point is read from tmp_path."""
+
+    def __init__(self, base: Path, parts: list[Partition]) -> None:
+        super().__init__()
+        self.base = base
+        self.parts = parts
+
+    def disk_partitions(self, all: bool = False) -> list[Partition]:
+        return list(self.parts)
+
+    def disk_usage(self, path: str) -> Any:
+        return psutil.disk_usage(str(self.base))
+
+
+async def test_bind_mounts_and_a_device_mounted_twice_are_reported_once(tmp_path: Path) -> None:
+    src = ScriptedMounts(tmp_path, [
+        Partition("/dev/sda2", "/", "ext4"), Partition("/dev/sda2", "/run/netns", "ext4"),
+        Partition("/dev/sda2", "/var/lib/docker/x", "ext4"), Partition("/dev/sda1", "/boot/efi", "vfat"),
+        Partition("nsfs", "/run/netns/ns1", "nsfs"), Partition("/dev/sdb1", "/data", "ext4"),
+    ])
+    probe = HostProbe(HostConfig(interfaces=["none"]), ProbeContext(agent_id="pc-test"), source=src,
+                      monotonic=src.monotonic)
+    paths = [p.tg["path"] for p in conforming(await probe.collect()) if p.m == "host_disk"]
+    assert sorted(paths) == ["/", "/boot/efi", "/data"]

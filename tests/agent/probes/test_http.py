@@ -60,7 +60,16 @@ async def test_ok_phases_and_certificate(ca: TestCA) -> None:
         assert float(pt.f[phase]) >= 0.0
     assert float(pt.f["tls_ms"]) > 0.0
     assert float(pt.f["total_ms"]) >= float(pt.f["first_byte_ms"])
-    assert pt.tg["service"] == "dvc"
+    assert pt.tg == {"service": "dvc", "url": url(p, "/ok")}  # one name tag: no ``label`` copy of ``service``
+
+
+async def test_plain_http_has_no_tls_time() -> None:
+    async with portal(None) as p:
+        pt = await run(HttpTarget(name="x", label="Cổng X", url=url(p, "/ok", tls=False)))
+    assert pt.f["result"] == "ok", pt.f
+    assert "tls_ms" not in pt.f  # absent, not 0: there was no TLS handshake
+    assert float(pt.f["connect_ms"]) >= 0.0
+    assert "label" not in pt.tg
 
 
 async def test_slow_first_byte_is_measured_and_times_out(ca: TestCA) -> None:

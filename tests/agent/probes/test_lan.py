@@ -178,7 +178,7 @@ def test_arp_sweep_new_vanished_and_gateway_change(lan: Lan, tmp_path: Path) -> 
         assert events(fifth, "gateway_mac_changed") == [
             {"mac": "02:55:05:00:00:99", "ip": f"{NET}.1", "previous_mac": "02:55:05:00:00:01"}]
         assert fifth["check"][0]["status"] == "fail"
-        assert "gateway" in fifth["check"][0]["text"]
+        assert "Cổng mạng" in fifth["check"][0]["text"]
         sixth = runner.scan()  # the new MAC is now the known one
         assert scan_point(sixth)["f"]["gateway_mac_changed"] == 0
     finally:

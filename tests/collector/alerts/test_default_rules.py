@@ -17,9 +17,9 @@ CASES: dict[str, tuple[str, str, dict[str, str], dict[str, FieldValue], dict[str
                  {"result": "ok", "loss_percent": 40.0}, {"result": "ok", "loss_percent": 0.0}),
     "DnsFailing": ("DnsFailing", "dns", {"resolver": "203.162.4.191", "resolver_name": "VNPT", "role": "isp",
                                          "query": "dichvucong.gov.vn"}, {"result": "timeout"}, {"result": "ok"}),
-    "PortalDown": ("PortalDown", "http", {"service": "dichvucong", "label": "Cổng DVC", "url": "https://x/"},
+    "PortalDown": ("PortalDown", "http", {"service": "dvc-quoc-gia", "url": "https://x/"},
                    {"result": "read_timeout"}, {"result": "ok"}),
-    "PortalSlow": ("PortalSlow", "http", {"service": "dichvucong", "label": "Cổng DVC", "url": "https://x/"},
+    "PortalSlow": ("PortalSlow", "http", {"service": "dvc-quoc-gia", "url": "https://x/"},
                    {"result": "ok", "total_ms": 9000.0}, {"result": "ok", "total_ms": 300.0}),
     "TokenMissing": ("TokenMissing", "token", {"module": "vnpt-ca"}, {"present": 0}, {"present": 1}),
     "cert-expiring-30d": ("CertificateExpiring", "token_cert", {"module": "m", "serial": "0a", "subject": "A",
@@ -59,6 +59,8 @@ def test_rule_fires_then_clears(rule_id: str) -> None:
     alert = fired[0]
     assert alert.labels["commune"] == "07900" and alert.labels["kind"] == "alert"
     assert alert.annotations["summary"] and "?" not in alert.annotations["description"], alert.annotations
+    if m == "http":  # points carry the service name only; the text shows the catalogue's display name
+        assert "Cổng Dịch vụ công quốc gia" in alert.annotations["summary"], alert.annotations
     saw_resolved = False
     for _ in range(60):
         after = feed(eng, subj, m, after, 1, good, **tags)

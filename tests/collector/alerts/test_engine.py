@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from collector.alerts import vnformat
 from collector.alerts.calendar import OfficeCalendar
 from tests.collector.alerts.helpers import MONDAY_9, VN, engine, feed, firing, point, subject
 
-PORTAL = {"service": "dichvucong", "label": "Cổng DVC", "url": "https://dichvucong.gov.vn/"}
+PORTAL = {"service": "dichvucong", "url": "https://dichvucong.gov.vn/"}
 
 
 def test_for_and_hysteresis() -> None:
@@ -186,9 +185,3 @@ def test_restart_mid_pending_and_mid_firing(tmp_path: Path) -> None:
     disk_alert = next(a for a in after.values() if a.labels["alertname"] == "DiskAlmostFull")
     assert disk_alert.starts_at == MONDAY_9 + timedelta(minutes=12)  # pending timer kept across the restart
 
-
-def test_vietnamese_formatting() -> None:
-    assert vnformat.with_unit(0.2, "ms") == "0,2 ms"
-    assert vnformat.number(1234567.25, 2) == "1.234.567,25"
-    assert vnformat.date_time(datetime(2026, 11, 23, 7, 5, tzinfo=VN) + timedelta(hours=7)) == "23/11/2026 14:05"
-    assert vnformat.duration(3725) == "1 giờ 2 phút"

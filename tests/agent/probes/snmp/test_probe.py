@@ -399,7 +399,7 @@ async def test_snmpd_v3_wrong_keys(snmpd: snmp_env.Agent, auth_key: str, priv_ke
     assert says in str(dev.f["reason"])
     line = SnmpProbe.check_lines(points)[0]
     assert line.status == "fail"
-    assert "SNMPv3" in line.text
+    assert "mật khẩu" in line.text
 
 
 async def test_same_v3_user_with_other_keys_on_two_devices(snmpd: snmp_env.Agent) -> None:

@@ -472,7 +472,7 @@ async def test_wrong_module_path_other_probes_unaffected(tmp_path: Path, softhsm
         f"      - {{name: bad-bundle, path: {SOFTHSM}, ca_bundle: {tmp_path / 'nope.pem'}}}\n",
         encoding="utf-8",
     )
-    results = await collect_once(load_config(cfg_file))
+    results, _ = await collect_once(load_config(cfg_file))
     assert any(p.m != "agent_probe" for p in results["host"])  # the other probe still reported
     assert only(results["token"], "agent_probe").f["result"] == "ok"  # failures are data, not exceptions
     missing = only(results["token"], "token_module", module="missing")
@@ -488,7 +488,7 @@ async def test_wrong_module_path_other_probes_unaffected(tmp_path: Path, softhsm
     assert "nope.pem" in str(bad.f["reason"])
     lines = [(ln.target, ln.status) for ln in TokenProbe.check_lines(results["token"])]
     assert lines == [("missing", "fail"), ("broken", "fail"), ("bad-bundle", "warn"), ("bad-bundle", "fail")]
-    assert "PKCS#11" in TokenProbe.check_lines(results["token"])[0].text
+    assert "phần mềm USB token" in TokenProbe.check_lines(results["token"])[0].text
 
 
 @pytest.mark.parametrize("mode", ["slow", "down"])
