@@ -13,6 +13,20 @@ echo "waiting for a fresh reading of every probe (newer than this start) to reac
 .venv/bin/python -m devstack wait --since "$started" --timeout 120 "$@" \
   || echo "(some probes have no fresh reading yet; the table below shows what arrived)"
 .venv/bin/commune-collector status
+# A sample monthly readiness report of this month so far (MONTH=YYYY-MM for another) for the local agent's
+# commune, from the stack's InfluxDB; the same line as the README's (tests/dev/test_readme_report.py runs it).
+# It never fails this script: a failure is reported and the stack keeps running.
+echo "writing a sample monthly report (XLSX, DOCX, PDF, HTML) to state/reports/..."
+set +e
+.venv/bin/commune-collector report -c state/stack/collector.yaml --month "${MONTH:-$(date +%Y-%m)}" --communes 07900 --out state/reports
+report_rc=$?
+set -e
+if [ "$report_rc" -eq 0 ]; then
+  echo "sample report: $PWD/state/reports/ ($(ls state/reports | tr '\n' ' '))"
+else
+  echo "(the sample report could not be generated, exit code $report_rc; the stack is up regardless —"
+  echo " run the commune-collector report line of README.md again to see why)"
+fi
 cat <<'TXT'
 
 Where to look next:
@@ -20,5 +34,6 @@ Where to look next:
   .venv/bin/commune-agent check             is it our link, our PC, or the portal? (one-shot, Vietnamese verdict)
   .venv/bin/python -m devstack status       which services run;  logs are in state/<service>/<service>.log
   .venv/bin/commune-agent simulate --help   the province simulator (state/simulator/simulator.log; docs/simulator.md)
+  state/reports/                            the sample monthly report (again: the README's report line)
   .venv/bin/python -m devstack down         stop everything this command started
 TXT

@@ -27,6 +27,20 @@ def readme_report_command() -> str:
     return found[0]
 
 
+def test_run_sh_runs_the_readmes_line_and_survives_its_failure(tmp_path: Path) -> None:
+    """scripts/run.sh runs the very line tested below; when it fails (here: no .venv, no stack), the block
+    says so and run.sh (set -euo pipefail) goes on."""
+    lines = (ROOT / "scripts" / "run.sh").read_text(encoding="utf-8").splitlines()
+    command = readme_report_command()
+    assert command in lines, "scripts/run.sh runs the README's sample-report line as written"
+    start = lines.index(command) - 1
+    end = next(i for i in range(start, len(lines)) if lines[i] == "fi")
+    block = "\n".join(["set -euo pipefail", *lines[start:end + 1], "echo still-running"])
+    done = subprocess.run(["bash", "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "the sample report could not be generated" in done.stdout and "still-running" in done.stdout
+
+
 def test_readme_report_command_reports_the_local_stacks_month(influx_server: Influx, tmp_path: Path) -> None:
     db = f"stack_{uuid.uuid4().hex[:8]}"
     influx_server.create(db)

@@ -22,6 +22,7 @@ from collector.report.period import OfficeHours
 from collector.report.progress import Progress
 from collector.report.run import ReportJob, produce
 from tests.support import report_seed as s
+from tests.support.services import need_binary
 from tests.support.smtp import smtp_sink
 
 CODES = [s.A, s.B, s.C]
@@ -66,8 +67,7 @@ async def test_xlsx_has_sheets_formats_frozen_headers_and_figures(produced: tupl
     assert cert[2:4] == ("tok-a1", "Nguyễn Văn An") and cert[5] == dt.datetime(2026, 11, 10, 10, 0)
 
 
-async def test_docx_official_layout_and_vietnamese_round_trip(produced: tuple[MonthData, dict[str, Path]],
-                                                              tmp_path: Path) -> None:
+async def test_docx_official_layout_and_vietnamese_round_trip(produced: tuple[MonthData, dict[str, Path]]) -> None:
     _, files = produced
     d = docx.Document(str(files["docx"]))
     head = d.tables[0]
@@ -88,10 +88,33 @@ async def test_docx_official_layout_and_vietnamese_round_trip(produced: tuple[Mo
     sign = [p.text for p in d.tables[-1].rows[0].cells[1].paragraphs]
     assert sign[0] == "GIÁM ĐỐC" and sign[-1] == "Trần Văn Hùng"
     assert len(d.inline_shapes) == 2  # the two charts
-    soffice = shutil.which("soffice")
-    if soffice:  # render to PDF then PNG as artifacts when LibreOffice is installed
-        out = _artifacts(tmp_path)
-        await _run(soffice, "--headless", "--convert-to", "pdf", "--outdir", str(out), str(files["docx"]))
+
+
+async def test_libreoffice_renders_every_format_and_first_pages_are_kept_as_png(
+        produced: tuple[MonthData, dict[str, Path]], tmp_path: Path) -> None:
+    """DOCX, HTML and XLSX through LibreOffice headless to PDF (a private profile, so parallel runs don't
+    share one), then page 1 of those and of the report's own PDF to PNG in the artifact folder; the DOCX's
+    LibreOffice PDF still carries the Vietnamese names."""
+    need_binary("soffice")
+    need_binary("pdftoppm")
+    _, files = produced
+    out = _artifacts(tmp_path)
+    src = tmp_path / "lo-in"
+    src.mkdir()
+    inputs = [shutil.copyfile(files[ext], src / f"report-{ext}.{ext}") for ext in ("docx", "html", "xlsx")]
+    profile = (tmp_path / "lo-profile").as_uri()
+    await _run(shutil.which("soffice") or "soffice", f"-env:UserInstallation={profile}", "--headless",
+               "--convert-to", "pdf", "--outdir", str(out), *map(str, inputs))
+    pdfs = {ext: out / f"report-{ext}.pdf" for ext in ("docx", "html", "xlsx")} | {"pdf": files["pdf"]}
+    for ext, pdf in pdfs.items():
+        assert pdf.read_bytes().startswith(b"%PDF"), ext
+        await _run("pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                   str(out / f"page1-{ext}"))
+        png = out / f"page1-{ext}.png"
+        assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 8_000, (ext, png.stat().st_size)
+    text = (await _run("pdftotext", "-layout", str(pdfs["docx"]), "-")).decode()
+    for name in [*NAMES, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Trần Văn Hùng"]:
+        assert name in text, name
 
 
 async def test_pdf_text_has_diacritics_and_first_page_renders(produced: tuple[MonthData, dict[str, Path]],
