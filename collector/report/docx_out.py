@@ -21,6 +21,7 @@ from collector.report.tables import Table, fmt
 
 FONT = "Times New Roman"
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+HEAD_WIDTHS = (Mm(72), Mm(93))  # issuing body | national title; 165 mm between the decree's margins
 MOTTO = "Độc lập - Tự do - Hạnh phúc"
 
 
@@ -68,11 +69,16 @@ def write(d: MonthData, tables: list[Table], path: Path, issuer: Issuer, day: dt
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), FONT)
 
     head = doc.add_table(rows=1, cols=2)
+    head.autofit = False
+    for col, width in zip(head.columns, HEAD_WIDTHS, strict=True):  # the national title fits on one line
+        col.width = width
+        for cell in col.cells:
+            cell.width = width
     left, right = head.rows[0].cells
-    _cell_par(left, issuer.parent, 13, first=True)
-    _cell_par(left, issuer.body, 13, bold=True)
+    _cell_par(left, issuer.parent, 12, first=True)
+    _cell_par(left, issuer.body, 12, bold=True)
     _cell_par(left, issuer.number_line(), 13)
-    _cell_par(right, NATIONAL_TITLE, 13, bold=True, first=True)
+    _cell_par(right, NATIONAL_TITLE, 12, bold=True, first=True)
     _cell_par(right, MOTTO, 14, bold=True)
     _cell_par(right, issuer.date_line(day or dt.date.today()), 14, italic=True)
 
