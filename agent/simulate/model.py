@@ -188,9 +188,9 @@ class AgentModel:
             boot = min(boot, t - 60 * NS)
         return Point(m="host", t=stamp, f={
             "cpu_percent": round(cpu, 1), "load1": round(cpu / 25, 2), "load5": round(cpu / 30, 2),
-            "load15": round(cpu / 35, 2), "mem_total": a.mem_total, "mem_available": a.mem_total - used,
-            "mem_used": used, "mem_percent": round(100 * used_share, 1), "swap_percent": round(rng.uniform(0, 5), 1),
-            "uptime_s": (t - boot) / NS, "boot_time": boot // NS, "procs": rng.randint(180, 320)})
+            "load15": round(cpu / 35, 2), "mem_total_bytes": a.mem_total, "mem_available_bytes": a.mem_total - used,
+            "mem_used_bytes": used, "mem_percent": round(100 * used_share, 1), "swap_percent": round(rng.uniform(0, 5), 1),
+            "uptime_s": (t - boot) / NS, "boot_time_s": boot // NS, "procs": rng.randint(180, 320)})
 
     def _pings(self, rng: random.Random, stamp: int, st: State, busy: bool, site: Site) -> list[Point]:
         load = 1.3 if busy else 1.0
@@ -222,7 +222,7 @@ class AgentModel:
         out = []
         down = dict(st.portals_down)
         for p in self.portals:
-            tags = {"service": p.name, "label": p.label, "url": p.url}
+            tags = {"service": p.name, "url": p.url}
             if st.link_down or st.router_down:
                 f = {"dns_ms": 5000.0, **result_fields("dns_error" if st.router_down else "connect_timeout",
                                                         "no answer before the timeout")}
