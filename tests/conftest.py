@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.services import Influx, need_binary, start_influx, start_mosquitto
+from tests.support.smtp import SmtpSink, smtp_sink
 
 _db_counter = itertools.count()
 
@@ -88,3 +89,10 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
             report.outcome = "failed"
             report.longrepr = f"unexpected module-level skip (not in ALLOWED_SKIPS for this machine): {reason}"
     return report
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every mail it receives."""
+    with smtp_sink() as s:
+        yield s

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,32 +19,18 @@ from collector.retention import Retention, RetentionSection
 from tests.integration.test_alerting_end_to_end import PC, PC_OTHER, VIETTRI, Env
 from tests.support.alert_stack import UNREACHABLE_TEXT, Publisher, am_alerts, mails
 from tests.support.alerts_env import commune_mail
-from tests.support.services import Influx, need_binary, start_mosquitto, wait_for
-from tests.support.smtp import SmtpSink, smtp_sink
+from tests.support.services import Influx, wait_for
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with smtp_sink() as s:
-        yield s
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[int]:
-    need_binary("mosquitto")
-    svc, port = start_mosquitto(tmp_path / "mosquitto")
-    yield port
-    svc.stop()
-
-
 def test_resolved_alert_is_written_to_influxdb_and_counted_by_the_report(
-        tmp_path: Path, broker: int, influx: tuple[Influx, str], sink: SmtpSink) -> None:
+        tmp_path: Path, mosquitto: int, influx: tuple[Influx, str], sink: SmtpSink) -> None:
     server, db = influx
-    env = Env(tmp_path, broker, influx, sink, agents=False, absent="1h")
-    pub = Publisher(broker, PC)
+    env = Env(tmp_path, mosquitto, influx, sink, agents=False, absent="1h")
+    pub = Publisher(mosquitto, PC)
     try:
         began = time.time()
         for _ in range(5):

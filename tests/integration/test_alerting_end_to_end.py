@@ -30,27 +30,13 @@ from tests.support.alert_stack import (
 from tests.support.alertmanager import AM
 from tests.support.alerts_env import PROVINCE_MAIL, commune_mail
 from tests.support.fleet import Fleet
-from tests.support.services import Influx, need_binary, start_mosquitto, wait_for
-from tests.support.smtp import Mail, SmtpSink, smtp_sink
+from tests.support.services import Influx, wait_for
+from tests.support.smtp import Mail, SmtpSink
 
 pytestmark = pytest.mark.integration
 
 VIETTRI, OTHER = "07900", "05089"
 PC, PC_OTHER = "pc-viettri-01", "pc-other-01"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with smtp_sink() as s:
-        yield s
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[int]:
-    need_binary("mosquitto")
-    svc, port = start_mosquitto(tmp_path / "mosquitto")
-    yield port
-    svc.stop()
 
 
 class Env:
@@ -113,8 +99,8 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, broker: int, influx: tuple[Influx, str], sink: SmtpSink) -> Iterator[Env]:
-    e = Env(tmp_path, broker, influx, sink)
+def env(tmp_path: Path, mosquitto: int, influx: tuple[Influx, str], sink: SmtpSink) -> Iterator[Env]:
+    e = Env(tmp_path, mosquitto, influx, sink)
     yield e
     e.stop()
 
@@ -179,10 +165,10 @@ def test_alertmanager_restart_keeps_firing_alerts_without_false_resolve(env: Env
     assert env.alert(PC) is not None
 
 
-def test_unacknowledged_alert_escalates_to_the_province_until_acked(tmp_path: Path, broker: int,
+def test_unacknowledged_alert_escalates_to_the_province_until_acked(tmp_path: Path, mosquitto: int,
                                                                     influx: tuple[Influx, str],
                                                                     sink: SmtpSink) -> None:
-    env = Env(tmp_path, broker, influx, sink, escalate_after="4s", repeat_interval="3s")
+    env = Env(tmp_path, mosquitto, influx, sink, escalate_after="4s", repeat_interval="3s")
     try:
         wait_for(lambda: env.seen(PC), 30, what="the agent reporting")
         env.fleet.agents[PC].kill()
@@ -207,10 +193,10 @@ def test_unacknowledged_alert_escalates_to_the_province_until_acked(tmp_path: Pa
         env.stop()
 
 
-def test_flapping_target_sends_a_bounded_number_of_notifications(tmp_path: Path, broker: int,
+def test_flapping_target_sends_a_bounded_number_of_notifications(tmp_path: Path, mosquitto: int,
                                                                  influx: tuple[Influx, str], sink: SmtpSink) -> None:
-    env = Env(tmp_path, broker, influx, sink, group_interval="10s", agents=False, absent="1h")
-    pub = Publisher(broker, PC)
+    env = Env(tmp_path, mosquitto, influx, sink, group_interval="10s", agents=False, absent="1h")
+    pub = Publisher(mosquitto, PC)
     try:
         start = time.monotonic()
         cycles = 8
@@ -233,9 +219,9 @@ def test_flapping_target_sends_a_bounded_number_of_notifications(tmp_path: Path,
         env.stop()
 
 
-def test_signed_link_in_the_mail_acknowledges_the_alert(tmp_path: Path, broker: int, influx: tuple[Influx, str],
+def test_signed_link_in_the_mail_acknowledges_the_alert(tmp_path: Path, mosquitto: int, influx: tuple[Influx, str],
                                                         sink: SmtpSink) -> None:
-    env = Env(tmp_path, broker, influx, sink, ack_links=True)
+    env = Env(tmp_path, mosquitto, influx, sink, ack_links=True)
     try:
         wait_for(lambda: env.seen(PC), 30, what="the agent reporting")
         env.fleet.agents[PC].kill()

@@ -6,7 +6,6 @@ commune, without waiting for the 5-minute absence backup."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -19,27 +18,13 @@ from devstack import services as stack
 from tests.support.alert_stack import alertmanager_for, am_alerts, fleet_with_alerts, mails
 from tests.support.alerts_env import PROVINCE_MAIL, commune_mail
 from tests.support.fleet import Fleet
-from tests.support.services import Influx, need_binary, start_mosquitto, wait_for
-from tests.support.smtp import SmtpSink, smtp_sink
+from tests.support.services import Influx, wait_for
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 
 GW, COMMUNE, SITE = "gw-viettri", "07900", "tru-so-chinh"
 LOST = "Mất liên lạc với điểm"  # the shipped rule's summary
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with smtp_sink() as s:
-        yield s
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[int]:
-    need_binary("mosquitto")
-    svc, port = start_mosquitto(tmp_path / "mosquitto")
-    yield port
-    svc.stop()
 
 
 def _shipped_status_rule(path: Path) -> Path:
@@ -55,9 +40,9 @@ def _status(state: str) -> bytes:
 
 
 def test_dropped_gateway_connection_mails_its_commune_from_the_last_will(
-        tmp_path: Path, broker: int, influx: tuple[Influx, str], sink: SmtpSink) -> None:
+        tmp_path: Path, mosquitto: int, influx: tuple[Influx, str], sink: SmtpSink) -> None:
     inventory = {GW: {"commune": COMMUNE, "site": SITE, "role": "gateway"}}
-    fleet = Fleet(tmp_path / "fleet", broker, influx[0], influx[1])
+    fleet = Fleet(tmp_path / "fleet", mosquitto, influx[0], influx[1])
     fleet.inventory.update(inventory)
     am = alertmanager_for(tmp_path / "alertmanager", inventory, sink.port)
     am.service.start()
@@ -67,7 +52,7 @@ def test_dropped_gateway_connection_mails_its_commune_from_the_last_will(
     gw.will_set(topic, _status("offline"), qos=1, retain=True)
     try:
         fleet.start_collector()
-        gw.connect("127.0.0.1", broker, keepalive=15)
+        gw.connect("127.0.0.1", mosquitto, keepalive=15)
         gw.loop_start()
         gw.publish(topic, _status("online"), qos=1, retain=True).wait_for_publish(5)
         wait_for(lambda: influx[0].rows('SELECT * FROM "agent_status"', influx[1]), 30, what="the online status")

@@ -21,7 +21,7 @@ from tests.support.alerts_env import commune_mail
 from tests.support.collectors import Member, Witness, start_members
 from tests.support.fleet import Fleet, assert_complete_and_ordered
 from tests.support.services import Influx, wait_for
-from tests.support.smtp import SmtpSink, smtp_sink
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.integration
 
@@ -113,12 +113,6 @@ def test_killing_a_collector_moves_its_load_to_the_survivor(
     assert witness.unacked() == {}
     # a batch the victim wrote and acked just before the kill may be resent (ack_timeout) and acked again by the
     # survivor; InfluxDB holds it once (checked above). Every batch is acked at least once.
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with smtp_sink() as s:
-        yield s
 
 
 def test_split_streams_raise_one_agent_offline_notification(

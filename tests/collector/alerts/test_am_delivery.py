@@ -22,16 +22,10 @@ from tests.support.alerts_env import (
     write_config,
 )
 from tests.support.services import wait_for
-from tests.support.smtp import SmtpSink, smtp_sink
+from tests.support.smtp import SmtpSink
 from tests.support.telegram_standin import TelegramStandin, telegram_standin
 
 VIETTRI = "07900"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with smtp_sink() as s:
-        yield s
 
 
 @pytest.fixture
