@@ -35,6 +35,7 @@ from agent.probes.token.certs import (
     verify_chain,
 )
 from agent.probes.token.check import check_line
+from agent.probes.token.child import ChildFailure, check_in_child
 from agent.probes.token.config import Middleware, TokenConfig, TokenModule
 from agent.probes.token.pkcs11scan import TokenScan, scan_locked, windows_store_certs
 from agent.probes.token.results import TokenResult
@@ -78,6 +79,18 @@ class TokenProbe(Probe[TokenConfig]):
 
     # modules, tokens, certificates ------------------------------------------------------------------
     async def check_module(self, module: TokenModule) -> list[Point]:
+        """One module's points, computed in a child process (agent.probes.token.child): the agent process never
+        loads the PKCS#11 library, python-pkcs11 or cryptography."""
+        ts = self.ctx.clock_ns()
+        try:
+            return await check_in_child(self.config, module, ts)
+        except ChildFailure as exc:
+            fields: dict[str, FieldValue | None] = {"loaded": 0, "slots": 0, "tokens": 0}
+            return [self.point("token_module", {**fields, **result_fields(exc.code, exc.reason)},
+                               {"module": module.name, "path": module.path[:MAX_TAG]}, ts)]
+
+    async def check_module_here(self, module: TokenModule) -> list[Point]:
+        """One module's points, computed in this process (the child's side, agent.probes.token.scan)."""
         ts = self.ctx.clock_ns()
         mtags = {"module": module.name, "path": module.path[:MAX_TAG]}
         fields: dict[str, FieldValue | None] = {"loaded": 0, "slots": 0, "tokens": 0}
