@@ -55,7 +55,7 @@ def _run(raw: bytes) -> bytes:
 def main() -> None:
     try:
         out = _run(sys.stdin.buffer.read())
-    except BaseException as exc:  # noqa: BLE001 - any failure becomes the exit status and a reason on stderr
+    except BaseException as exc:  # any failure becomes the exit status and a reason on stderr
         sys.stderr.write(f"{type(exc).__name__}: {exc}"[:300] + "\n")
         sys.stderr.flush()
         os._exit(3)

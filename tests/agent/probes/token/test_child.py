@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agent.config import parse_config
@@ -36,6 +37,11 @@ def token_config(path: Path) -> TokenConfig:
     return cfg
 
 
+def scan_children() -> list[int]:
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if "agent.probes.token.scan" in " ".join(p.cmdline())]
+
+
 async def collect(cfg: TokenConfig) -> list[Point]:
     probe = TokenProbe(cfg, ProbeContext(agent_id="pc-token-test"))
     try:
@@ -61,13 +67,8 @@ async def test_library_that_hangs_is_module_timeout_and_the_child_is_killed(tmp_
     (point,) = await collect(cfg)
     assert point.m == "token_module"
     assert point.f["result"] == "module_timeout", point.f
-    print(point.f["reason"])
+    assert "did not answer" in str(point.f["reason"])
     assert point.f["ok"] == 0
     assert point.f["loaded"] == 0
-    # Nothing is left behind: no scan process still runs the hanging library.
-    left = subprocess.run(["pgrep", "-f", "agent.probes.token.scan"], capture_output=True, text=True).stdout.split()
-    for pid in left:
-        maps = Path(f"/proc/{pid}/maps")
-        if maps.exists():
-            assert str(lib) not in maps.read_text(errors="replace")
+    assert scan_children() == []  # killed and reaped: nothing left running the hanging library
     assert deadline_s(cfg) > float(cfg.module_timeout)  # the outer bound leaves the library its own timeout

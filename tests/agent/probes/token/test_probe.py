@@ -596,3 +596,26 @@ def test_agent_probes_import_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                          cwd=REPO)
     assert out.stdout.strip() == ""
+
+
+def test_agent_process_never_loads_pkcs11_or_cryptography(tmp_path: Path, softhsm: SoftHsm, pki: Pki) -> None:
+    """A whole round of the commune PC's probes, token included, in a fresh agent process: the token's
+    certificate is read (by the scan child), and the agent process has not imported pkcs11 or cryptography."""
+    leaf = make_leaf("Phạm Văn Khoa", pki.sub, now_utc() - timedelta(days=1), now_utc() + timedelta(days=90))
+    softhsm.add_token("T-CHILD", [leaf, pki.sub[0]])
+    cfg_file = tmp_path / "agent.yaml"
+    cfg_file.write_text(
+        "agent: {id: pc-token-test}\n"
+        "probes:\n"
+        "  host: {}\n"
+        f"  tcp: {{targets: [{{name: local, host: 127.0.0.1, port: {free_port()}}}]}}\n"
+        f"  token: {{check_endpoints: false, modules: [{{name: test-ca, path: {SOFTHSM}, ca_bundle: {pki.bundle}}}]}}\n",
+        encoding="utf-8")
+    code = ("import asyncio, sys; from agent.check import collect_once; from agent.config import load_config; "
+            f"results, _ = asyncio.run(collect_once(load_config({str(cfg_file)!r}))); "
+            "print(sorted(p.f['result'] for p in results['token'] if p.m != 'agent_probe')); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pkcs11', 'cryptography')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, cwd=REPO)
+    results, heavy = out.stdout.strip().splitlines()
+    assert results == "['ok', 'ok', 'ok']", out  # token_module, token, token_cert
+    assert heavy == "[]", out
