@@ -5,6 +5,13 @@ the same interval, measured by the same sampler in the same run. Offline: the pr
 certificate, TCP to local listeners); intervals are those of agent/defaults/agent-commune-site.yaml.
 Also the agent's start-up time: process start -> its retained ``online`` status at the broker.
 
+The agent checks each token module in a short-lived child process (agent.probes.token.scan), so the agent is
+sampled as a process tree: at every sample its RSS is the sum over the agent and its live children (shared
+library pages counted once per process: an overstatement), and its CPU includes the children it has reaped.
+node-exporter is sampled the same way. A scan child lives about a second per token interval and may fall
+between two samples, so its own peak RSS and CPU per round are measured separately (kernel rusage of one
+child run the way the agent runs it) and reported beside the steady figures.
+
 prometheus-node-exporter (Debian) is installed with apt-get when missing (as root).
 
     python -m bench.agent_footprint [--seconds 300] [--interval 30]
@@ -20,6 +27,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -145,6 +153,28 @@ def _scraper(url: str, every: float, stop: threading.Event) -> None:
             urllib.request.urlopen(url, timeout=10).read()
 
 
+def token_scan_child(cfg_file: Path, out: Path) -> tuple[float, float, int]:
+    """One token scan child, run as the agent runs it: (peak RSS MiB, CPU s, points) from its kernel rusage."""
+    from agent.config import load_config
+    from agent.probes.token import TokenConfig
+    from agent.probes.token.child import CHILD_MODULE, request_bytes
+
+    cfg = load_config(cfg_file).probes["token"]
+    assert isinstance(cfg, TokenConfig)
+    with out.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], stdin=subprocess.PIPE, stdout=sink,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        proc.stdin.write(request_bytes(cfg, cfg.modules[0], time.time_ns()))
+        proc.stdin.close()
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"token scan child failed: exit status {proc.returncode}")
+    points = out.read_bytes().count(b'"m":')
+    return usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, points
+
+
 def _startup(mqtt_port: int, agent_id: str, start: Any) -> tuple[int, float]:
     """Start the agent; seconds from process start to its ``online`` status at the broker."""
     online = threading.Event()
@@ -196,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         results: dict[str, Footprint] = {}
 
         def run(name: str, p: int) -> None:
-            results[name] = sample(p, args.seconds)
+            results[name] = sample(p, args.seconds, tree=True)
 
         threads = [threading.Thread(target=run, args=("agent", pid)), threading.Thread(target=run, args=("ne", ne.pid))]
         for th in threads:
@@ -204,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         for th in threads:
             th.join()
         a, r = results["agent"], results["ne"]
+        child_rss, child_cpu, child_points = token_scan_child(root / "agent.yaml", root / "scan.json")
         stored = {m: ms.count(m, f) for m, f in (("host", "cpu_percent"), ("ping", "sent"), ("dns", "ok"),
                                                    ("tcp", "ok"), ("http", "ok"), ("token", "ok"))}
         loaded = subprocess.run(["grep", "-c", "", f"/proc/{pid}/maps"], capture_output=True, text=True).stdout.strip()
@@ -216,8 +247,11 @@ def main(argv: list[str] | None = None) -> None:
             Row(f"CPU per {args.interval:g} s interval", per_interval * 1000, "ms"),
             Row("start-up: process start -> online at the broker", startup_s, "s", target="value <= 1.5"),
             Row("commune-agent validate (import + config)", validate_s, "s"),
+            Row("token scan child (one module, one round): peak RSS", child_rss, "MiB"),
+            Row("token scan child (one module, one round): CPU", child_cpu * 1000, "ms"),
         ], {"seconds": args.seconds, "interval_s": args.interval, "probes": sorted(probes),
-            "points_stored": stored})
+            "points_stored": stored, "token_child_points": child_points,
+            "sampled": "process tree (agent + live children), CPU incl. reaped children"})
     finally:
         stop.set()
         ne.terminate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import time
@@ -75,15 +76,35 @@ class Footprint:
     cpu_percent: float
 
 
-def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0) -> Footprint:
-    """Steady RSS (median and max after ``warmup``) and average CPU% of one process over ``seconds``."""
+def _tree_rss(proc: psutil.Process) -> int:
+    """RSS of ``proc`` plus every live descendant (shared pages are counted once per process: an overstatement)."""
+    total = proc.memory_info().rss
+    for child in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            total += child.memory_info().rss
+    return total
+
+
+def _cpu_s(proc: psutil.Process, tree: bool) -> float:
+    t = proc.cpu_times()
+    # children_*: CPU of the descendants the process has waited for (a short-lived child such as the agent's
+    # token scan is counted once it exits and is reaped).
+    return t.user + t.system + ((t.children_user + t.children_system) if tree else 0.0)
+
+
+def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0, tree: bool = False) -> Footprint:
+    """Steady RSS (median and max after ``warmup``) and average CPU% of one process over ``seconds``.
+
+    ``tree``: the process and its whole tree — at every sample the RSS is the sum over the process and its live
+    descendants, and the CPU includes the descendants it has reaped. A child that lives shorter than ``every``
+    may fall between two samples: the median is the steady figure; report such a child's peak separately."""
     proc = psutil.Process(pid)
     t_end = time.monotonic() + seconds
     time.sleep(min(warmup, seconds / 4))
-    cpu0, wall0 = sum(proc.cpu_times()[:2]), time.monotonic()
+    cpu0, wall0 = _cpu_s(proc, tree), time.monotonic()
     rss = []
     while time.monotonic() < t_end:
-        rss.append(proc.memory_info().rss / 2**20)
+        rss.append((_tree_rss(proc) if tree else proc.memory_info().rss) / 2**20)
         time.sleep(every)
-    cpu = (sum(proc.cpu_times()[:2]) - cpu0) / (time.monotonic() - wall0) * 100
+    cpu = (_cpu_s(proc, tree) - cpu0) / (time.monotonic() - wall0) * 100
     return Footprint(statistics.median(rss), max(rss), cpu)

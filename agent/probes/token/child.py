@@ -50,7 +50,7 @@ async def check_in_child(config: TokenConfig, module: TokenModule, clock_ns: int
         if stuck.returncode is None:
             raise ChildFailure(TokenResult.MODULE_BUSY, "the previous query of this library has not finished")
         del _alive[module.path]
-    request = msgspec.json.encode({"config": config, "module": module, "clock_ns": clock_ns}, enc_hook=_plain)
+    request = request_bytes(config, module, clock_ns)
     proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     limit = deadline_s(config)
@@ -69,6 +69,11 @@ async def check_in_child(config: TokenConfig, module: TokenModule, clock_ns: int
         return msgspec.json.decode(out, type=list[Point])
     except msgspec.DecodeError as exc:  # also ValidationError
         raise ChildFailure(TokenResult.MODULE_ERROR, f"bad output from the scan process: {exc}"[:300]) from None
+
+
+def request_bytes(config: TokenConfig, module: TokenModule, clock_ns: int) -> bytes:
+    """What the child reads on stdin."""
+    return msgspec.json.encode({"config": config, "module": module, "clock_ns": clock_ns}, enc_hook=_plain)
 
 
 async def _reap(path: str, proc: asyncio.subprocess.Process) -> None:
