@@ -74,6 +74,8 @@ class Footprint:
     rss_mb_median: float
     rss_mb_max: float
     cpu_percent: float
+    children_cpu_percent: float = 0.0
+    """The part of ``cpu_percent`` spent in reaped children (``tree`` sampling)."""
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -85,11 +87,11 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def _cpu_s(proc: psutil.Process, tree: bool) -> float:
+def _cpu_s(proc: psutil.Process, tree: bool) -> tuple[float, float]:
+    """(CPU s of the process, of the descendants it has waited for: a short-lived child such as the agent's
+    token scan is counted once it exits and is reaped; 0 unless ``tree``)."""
     t = proc.cpu_times()
-    # children_*: CPU of the descendants the process has waited for (a short-lived child such as the agent's
-    # token scan is counted once it exits and is reaped).
-    return t.user + t.system + ((t.children_user + t.children_system) if tree else 0.0)
+    return t.user + t.system, (t.children_user + t.children_system) if tree else 0.0
 
 
 def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0, tree: bool = False) -> Footprint:
@@ -101,10 +103,10 @@ def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0, t
     proc = psutil.Process(pid)
     t_end = time.monotonic() + seconds
     time.sleep(min(warmup, seconds / 4))
-    cpu0, wall0 = _cpu_s(proc, tree), time.monotonic()
+    (own0, kids0), wall0 = _cpu_s(proc, tree), time.monotonic()
     rss = []
     while time.monotonic() < t_end:
         rss.append((_tree_rss(proc) if tree else proc.memory_info().rss) / 2**20)
         time.sleep(every)
-    cpu = (_cpu_s(proc, tree) - cpu0) / (time.monotonic() - wall0) * 100
-    return Footprint(statistics.median(rss), max(rss), cpu)
+    (own, kids), wall = _cpu_s(proc, tree), time.monotonic() - wall0
+    return Footprint(statistics.median(rss), max(rss), (own - own0 + kids - kids0) / wall * 100, (kids - kids0) / wall * 100)
