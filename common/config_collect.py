@@ -8,7 +8,6 @@ be removed. Errors about a field already reported (or about the section holding 
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 import typing
 from collections.abc import Callable
@@ -43,6 +42,8 @@ def join_path(prefix: str, segments: list[Segment]) -> str:
 
 def suggest(word: str, known: list[str]) -> str:
     """`` (did you mean 'interval'?)`` for a near miss, else ''."""
+    import difflib  # only when a config has a mistake
+
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

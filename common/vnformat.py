@@ -6,10 +6,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+import functools
+from datetime import datetime, timedelta, tzinfo
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+@functools.cache
+def vn_tz() -> tzinfo:
+    """Vietnam time (zoneinfo is imported on first use: the agent formats dates only in ``check`` output)."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def number(value: float | int, decimals: int = 1, trim: bool = True) -> str:
@@ -48,13 +54,13 @@ def size(n_bytes: float | int) -> str:
 def date_time(moment: datetime) -> str:
     """An aware datetime -> ``23/11/2026 14:05`` in Vietnam time (a naive one is taken as Vietnam time)."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(VN_TZ)
+        moment = moment.astimezone(vn_tz())
     return moment.strftime("%d/%m/%Y %H:%M")
 
 
 def date(moment: datetime) -> str:
     if moment.tzinfo is not None:
-        moment = moment.astimezone(VN_TZ)
+        moment = moment.astimezone(vn_tz())
     return moment.strftime("%d/%m/%Y")
 
 
