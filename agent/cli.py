@@ -11,6 +11,7 @@ from pathlib import Path
 
 from agent.config import DEFAULT_CONFIG, load_config
 from agent.errors import AgentError
+from agent.memory import defer_import
 
 log = logging.getLogger("agent")
 
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    defer_import("urllib.request")  # before paho-mqtt imports it (agent.memory)
     args = _parser().parse_args(argv)
     if args.command == "simulate":
         from agent.simulate.command import run as simulate

@@ -28,3 +28,16 @@ def test_arenas_capped_and_free_heap_returned_after_a_large_free() -> None:
     trimmed, freed_kib = out.stdout.split()
     assert trimmed == "True"
     assert int(freed_kib) > 32 * 1024, out.stdout
+
+
+def test_urllib_request_is_imported_only_when_used() -> None:
+    # The agent's MQTT stack (paho-mqtt) imports urllib.request; the agent defers it until it is really used.
+    code = (
+        "import sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
+        "import agent.publish, urllib.request\n"
+        "print('http.client' in sys.modules)\n"
+        "from urllib.request import getproxies\n"
+        "print('http.client' in sys.modules, callable(getproxies), type(urllib.request).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, cwd=REPO)
+    assert out.stdout.split() == ["False", "True", "True", "module"]
