@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from importlib import resources
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
@@ -205,6 +204,8 @@ MEASUREMENTS_FILE: Final = "measurements.json"
 @functools.cache
 def measurement_schema() -> Schema:
     """The measurement schema shipped with this contract (``agent/wire/measurements.json``)."""
+    from importlib import resources  # the collector's need, not the agent's (agent.memory)
+
     data = resources.files(__name__).joinpath(MEASUREMENTS_FILE).read_bytes()
     return msgspec.json.decode(data, type=Schema)
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.support.paths import REPO
+
+UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http.client", "email", "importlib.resources")
+"""Modules the running agent does not need (heavy, or imported only for other commands or the collector)."""
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc malloc is Linux-only")
@@ -41,3 +45,24 @@ def test_urllib_request_is_imported_only_when_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, cwd=REPO)
     assert out.stdout.split() == ["False", "True", "True", "module"]
+
+
+def test_a_round_of_the_usual_probes_leaves_the_unneeded_modules_unloaded(tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("agent: {id: pc-memory-test}\n"
+                   "probes:\n"
+                   "  host: {}\n"
+                   "  tcp: {targets: [{name: closed, host: 127.0.0.1, port: 9}]}\n"
+                   "  dns: {system: false, resolvers: [{name: local, address: 127.0.0.1, port: 9}]}\n",
+                   encoding="utf-8")
+    code = (
+        "import asyncio, sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
+        "import agent.runner; from agent.check import collect_once; from agent.config import load_config\n"
+        f"results, _ = asyncio.run(collect_once(load_config({str(cfg)!r})))\n"
+        "print(sorted(results))\n"
+        f"print(sorted(m for m in {UNNEEDED!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60, cwd=REPO)
+    probes, loaded = out.stdout.strip().splitlines()
+    assert probes == "['dns', 'host', 'tcp']", out
+    assert loaded == "[]", out
