@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
         record("agent", [
             Row("steady RSS, median", a.rss_mb_median, "MiB", "node-exporter", r.rss_mb_median, "ratio <= 1.5"),
             Row("RSS, max", a.rss_mb_max, "MiB", "node-exporter", r.rss_mb_max),
+            *([Row("PSS at the end (shared library pages split among their users; information)", a.pss_mb_end,
+                   "MiB", "node-exporter", r.pss_mb_end)] if a.pss_mb_end is not None else []),
             Row("CPU, average", a.cpu_percent, "% of a core", "node-exporter", r.cpu_percent, "value <= 0.2"),
             Row(f"CPU per {args.interval:g} s interval", per_interval * 1000, "ms"),
             Row(f"CPU, average incl. one token scan child per {token_every:g} s", with_token, "% of a core",

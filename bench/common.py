@@ -76,6 +76,9 @@ class Footprint:
     cpu_percent: float
     children_cpu_percent: float = 0.0
     """The part of ``cpu_percent`` spent in reaped children (``tree`` sampling)."""
+    pss_mb_end: float | None = None
+    """Proportional set size at the end of the window (shared library pages split among the processes that map
+    them), when readable; with ``tree``, summed over the tree like the RSS."""
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -85,6 +88,14 @@ def _tree_rss(proc: psutil.Process) -> int:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += child.memory_info().rss
     return total
+
+
+def _pss_mb(proc: psutil.Process, tree: bool) -> float | None:
+    try:
+        procs = [proc, *proc.children(recursive=True)] if tree else [proc]
+        return sum(p.memory_full_info().pss for p in procs) / 2**20
+    except (psutil.Error, AttributeError):  # no smaps (not Linux) or not allowed
+        return None
 
 
 def _cpu_s(proc: psutil.Process, tree: bool) -> tuple[float, float]:
@@ -109,4 +120,5 @@ def sample(pid: int, seconds: float, every: float = 2.0, warmup: float = 20.0, t
         rss.append((_tree_rss(proc) if tree else proc.memory_info().rss) / 2**20)
         time.sleep(every)
     (own, kids), wall = _cpu_s(proc, tree), time.monotonic() - wall0
-    return Footprint(statistics.median(rss), max(rss), (own - own0 + kids - kids0) / wall * 100, (kids - kids0) / wall * 100)
+    return Footprint(statistics.median(rss), max(rss), (own - own0 + kids - kids0) / wall * 100, (kids - kids0) / wall * 100,
+                     _pss_mb(proc, tree))
