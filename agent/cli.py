@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                             help="where the disk queue lives (default: ./%(default)s)")
         if name == "check":
             sp.add_argument("--json", action="store_true", help="machine-readable output instead of the table (default: off)")
-    from agent.simulate.command import add_arguments as simulate_arguments
+    from agent.simulate.arguments import add_arguments as simulate_arguments
 
     simulate_arguments(sub.add_parser("simulate", help="simulate a whole province of agents (docs/simulator.md)"))
     return p

@@ -10,7 +10,8 @@ import pytest
 
 from tests.support.paths import REPO
 
-UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http.client", "email", "importlib.resources")
+UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http.client", "email", "importlib.resources",
+            "agent.simulate.engine")
 """Modules the running agent does not need (heavy, or imported only for other commands or the collector)."""
 
 
@@ -58,6 +59,7 @@ def test_a_round_of_the_usual_probes_leaves_the_unneeded_modules_unloaded(tmp_pa
     code = (
         "import asyncio, sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
         "import agent.runner; from agent.check import collect_once; from agent.config import load_config\n"
+        "from agent.cli import _parser; _parser()\n"  # the command line, as ``commune-agent run`` builds it
         f"results, _ = asyncio.run(collect_once(load_config({str(cfg)!r})))\n"
         "print(sorted(results))\n"
         f"print(sorted(m for m in {UNNEEDED!r} if m in sys.modules))\n"
