@@ -24,7 +24,7 @@ import ssl
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
 
 import msgspec
 
@@ -34,6 +34,9 @@ from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
 from common import vnformat
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 class HttpResult(StrEnum):
@@ -109,16 +112,17 @@ CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "defaults"
 
 def load_catalogue(name: str) -> list[HttpTarget]:
     """``phutho`` -> agent/defaults/services-phutho.yaml; anything with a '/' or '.yaml' is a path."""
-    from importlib import resources
-    from importlib.resources.abc import Traversable
-
     import yaml
 
     from agent.units import dec_hook
 
     path: Path | Traversable = Path(name)
-    if not ("/" in name or name.endswith((".yaml", ".yml"))):  # shipped: read as package data (works from a zipapp)
-        path = resources.files("agent").joinpath("defaults", f"services-{name}.yaml")
+    if not ("/" in name or name.endswith((".yaml", ".yml"))):  # shipped
+        path = CATALOGUE_DIR / f"services-{name}.yaml"
+        if not path.is_file():  # package data in a zipapp (importlib.resources: not loaded otherwise)
+            from importlib import resources
+
+            path = resources.files("agent").joinpath("defaults", f"services-{name}.yaml")
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

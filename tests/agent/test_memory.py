@@ -60,6 +60,7 @@ def test_a_round_of_the_usual_probes_leaves_the_unneeded_modules_unloaded(tmp_pa
         "import asyncio, sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
         "import agent.runner; from agent.check import collect_once; from agent.config import load_config\n"
         "from agent.cli import _parser; _parser()\n"  # the command line, as ``commune-agent run`` builds it
+        "from agent.probes.http import load_catalogue; assert load_catalogue('phutho')\n"  # the shipped catalogue
         f"results, _ = asyncio.run(collect_once(load_config({str(cfg)!r})))\n"
         "print(sorted(results))\n"
         f"print(sorted(m for m in {UNNEEDED!r} if m in sys.modules))\n"
