@@ -22,7 +22,6 @@ from typing import Final
 import psutil
 
 from agent.config import AgentConfig
-from agent.memory import limit_malloc_arenas, release_free_memory
 from agent.probes import REGISTRY, Probe, ProbeConfig
 from agent.probes.base import ProbeContext, clean_fields, result_fields, round_failed
 from agent.publish import Publisher
@@ -163,12 +162,10 @@ class Agent:
     async def _self_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.self_metrics_interval)
-            release_free_memory()  # what start-up and the last rounds freed (agent.memory)
             self.batcher.add([self.self_metrics()])
 
     async def run(self) -> None:
         log.info("agent %s starting: probes %s", self.cfg.agent_id, ", ".join(p.name for p in self.probes) or "none")
-        limit_malloc_arenas()  # before the first worker thread
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(supervise("publisher", self.publisher.run))
