@@ -41,6 +41,10 @@ class QueueStats:
     oldest_age_s: float
 
 
+CACHE_KIB = 512
+"""sqlite page cache of the queue, KiB."""
+
+
 class DiskQueue:
     def __init__(
         self, path: Path, max_bytes: int, max_age_s: float, clock: Callable[[], float] = time.time,
@@ -55,6 +59,9 @@ class DiskQueue:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(f"PRAGMA journal_size_limit={COMPACT_ABOVE}")  # a checkpointed WAL shrinks to this
+            # Page cache: 512 KiB instead of sqlite's 2 MiB; an outage backlog is read once, in order, so a larger
+            # cache only adds resident memory on the office PC (measured: 2.1 -> 0.6 MiB for an 18 MB backlog).
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise QueueError(f"cannot open queue {path}: {exc}") from exc

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import QueueError
-from agent.queue import DiskQueue
+from agent.queue import CACHE_KIB, DiskQueue
 
 
 class FakeClock:
@@ -65,3 +65,10 @@ def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a dir")
     with pytest.raises(QueueError, match="cannot open queue"):
         DiskQueue(blocker / "q.sqlite", 1000, 60)
+
+
+def test_page_cache_is_bounded(tmp_path: Path) -> None:
+    q = DiskQueue(tmp_path / "q.sqlite", 1 << 30, 3600)
+    # sqlite's default is 2 MiB (-2000); the agent's queue keeps at most CACHE_KIB resident.
+    assert q._db.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+    assert CACHE_KIB <= 512
