@@ -8,13 +8,15 @@ memory on old office PCs), and so that a vendor library that crashes or hangs ta
 stdin: one JSON object ``{"config": <token probe config>, "module": <module>, "clock_ns": <agent clock>}``.
 stdout: a JSON list of points. Exit status 0 when the points were written; anything else is a failure
 that the parent reports as a result code. The process ends with ``os._exit`` so that a library call still
-stuck in a worker thread (module_timeout) cannot keep it alive.
+stuck in a worker thread (module_timeout) cannot keep it alive, and an alarm ends it if it outlives the
+agent's own deadline for it (an orphan of a killed agent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 
@@ -31,11 +33,16 @@ class Request(msgspec.Struct, forbid_unknown_fields=True):
 
 def _run(raw: bytes) -> bytes:
     from agent.probes.base import ProbeContext
+    from agent.probes.token.child import deadline_s
     from agent.probes.token.config import TokenConfig, TokenModule
     from agent.probes.token.probe import TokenProbe
 
     req = msgspec.json.decode(raw, type=Request)
     config = msgspec.convert(req.config, TokenConfig, dec_hook=dec_hook)
+    if hasattr(signal, "alarm"):
+        # Orphaned (the agent was killed) and stuck in a library that holds the GIL: the kernel ends this process
+        # shortly after the agent would have killed it (SIGALRM with its default action; no Python handler).
+        signal.alarm(int(deadline_s(config)) + 5)
     module = msgspec.convert(req.module, TokenModule, dec_hook=dec_hook)
     offset = req.clock_ns - time.time_ns()  # the agent's clock (tests substitute it), carried over
 

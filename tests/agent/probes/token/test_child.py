@@ -4,7 +4,10 @@ and the agent process itself never loads python-pkcs11 or cryptography."""
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -13,7 +16,7 @@ import pytest
 from agent.config import parse_config
 from agent.probes.base import ProbeContext
 from agent.probes.token import TokenConfig, TokenProbe
-from agent.probes.token.child import deadline_s
+from agent.probes.token.child import CHILD_MODULE, deadline_s, request_bytes
 from agent.wire import Point
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the misbehaving libraries")
@@ -72,3 +75,13 @@ async def test_library_that_hangs_is_module_timeout_and_the_child_is_killed(tmp_
     assert point.f["loaded"] == 0
     assert scan_children() == []  # killed and reaped: nothing left running the hanging library
     assert deadline_s(cfg) > float(cfg.module_timeout)  # the outer bound leaves the library its own timeout
+
+
+def test_orphaned_child_stuck_in_a_library_ends_by_itself(tmp_path: Path) -> None:
+    """No agent waits for it (the agent was killed): the child still ends, shortly after the agent's deadline."""
+    lib = vendor_library(tmp_path, "hangs", HANGS)
+    cfg = token_config(lib)
+    child = subprocess.run([sys.executable, "-m", CHILD_MODULE], input=request_bytes(cfg, cfg.modules[0], time.time_ns()),
+                           capture_output=True, timeout=deadline_s(cfg) + 30)
+    assert child.returncode == -signal.SIGALRM
+    assert child.stdout == b""
