@@ -42,8 +42,7 @@ def deadline_s(config: TokenConfig) -> float:
     return float(config.module_timeout) + float(config.endpoint_timeout) + START_GRACE_S
 
 
-async def check_in_child(config: TokenConfig, module: TokenModule, clock_ns: int,
-                         argv: tuple[str, ...] = (sys.executable, "-m", CHILD_MODULE)) -> list[Point]:
+async def check_in_child(config: TokenConfig, module: TokenModule, clock_ns: int) -> list[Point]:
     """The points of ``module``'s check, computed by a child process; raises ChildFailure when it fails."""
     stuck = _alive.get(module.path)
     if stuck is not None:
@@ -51,15 +50,18 @@ async def check_in_child(config: TokenConfig, module: TokenModule, clock_ns: int
             raise ChildFailure(TokenResult.MODULE_BUSY, "the previous query of this library has not finished")
         del _alive[module.path]
     request = request_bytes(config, module, clock_ns)
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", CHILD_MODULE, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    except OSError as exc:
+        raise ChildFailure(TokenResult.MODULE_ERROR, f"cannot start the scan process: {exc}"[:300]) from None
     limit = deadline_s(config)
     try:
         async with asyncio.timeout(limit):
             out, err = await proc.communicate(request)
     except TimeoutError:
         raise ChildFailure(TokenResult.MODULE_TIMEOUT,
-                           f"PKCS#11 library did not answer within {limit:g}s (scan process killed)") from None
+                           f"PKCS#11 library did not answer: scan process killed after {limit:g}s") from None
     finally:
         await _reap(module.path, proc)
     rc = proc.returncode
