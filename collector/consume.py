@@ -4,7 +4,8 @@ Measurements it writes itself (through ``Pipeline.add_own``)
 - ``collector`` (tag ``collector``): received, batches_accepted, points_accepted, points_written,
   batches_written, acks_sent, acks_failed, write_errors, points_quarantined, duplicates_dropped,
   duplicates_reacked (batches an agent sent again: not written twice), own_points, rejected_total,
-  rejected_<reason>, pending_points, pending_batches, mqtt_connected, write_latency_mean_ms and
+  rejected_<reason>, pending_points, pending_batches, mqtt_connected, mqtt_connects (MQTT connections made:
+  1 + reconnects), write_latency_mean_ms and
   write_latency_max_ms (InfluxDB's answer times since the previous line; collector/write_latency.py).
 - ``agent_clock`` (inventory tags): offset_ms (collector - agent, as the agent measured it from acks and sent
   in ``Batch.clock_offset_ms``), skewed (1 when beyond ``clock_skew_max``).
@@ -19,7 +20,8 @@ Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for 
 is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector, and a
 collector crash loses nothing (the broker delivers the unacked messages again). Every message is counted from
 receipt to PUBACK: ``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight``
-gauge (with its peak, ``messages_inflight_peak``).
+gauge (with its peak, ``messages_inflight_peak``). Acks to the agents go out at QoS 0 (collector/acks.py): a
+publish that needed the broker's PUBACK, read from this socket, would starve while the read is paused.
 """
 
 from __future__ import annotations
@@ -65,10 +67,6 @@ from common.supervise import supervise
 log = logging.getLogger("collector")
 
 
-ACK_INFLIGHT = 1000
-"""Our QoS 1 ack publishes in flight at once (the broker's receive maximum still bounds them)."""
-
-
 class _Head(msgspec.Struct):
     """The start of a batch, read without its points (unknown fields are skipped)."""
 
@@ -109,6 +107,7 @@ class Collector:
         self.last_seen: dict[str, float] = {}  # agent -> unix seconds of its last valid message
         self.received = 0
         self.connected = False
+        self.connects = 0  # MQTT connections made (1 + reconnects)
         self.name = socket.gethostname()
         self.metrics = CollectorMetrics(self)
         self.blocker = Blocker(cfg.file.block, cfg.inventory, state_dir / STATE_FILE)
@@ -230,7 +229,7 @@ class Collector:
         c = self.pipeline.stats.counters
         return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS},
                 **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale", "read_pauses")},
-                "log_suppressed": self.loglimit.suppressed_total}
+                "log_suppressed": self.loglimit.suppressed_total, "mqtt_connects": self.connects}
 
     def stats_fields(self) -> dict[str, int]:
         rejected = self.rejected
@@ -268,7 +267,6 @@ class Collector:
             keepalive=m.keepalive, tls_context=tls_context,
             # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
             max_queued_incoming_messages=0,
-            max_inflight_messages=ACK_INFLIGHT,  # acks to thousands of agents: paho's default 20 made them time out
         )
         client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
         deliver = client._client.on_message
@@ -331,6 +329,7 @@ class Collector:
             try:
                 async with self._client() as client:
                     self.connected = True
+                    self.connects += 1
                     backoff.reset()
                     log.info("connected to mqtt %s:%d as %s", m.host, m.port, m.client_id)
                     for topic_filter in topic_filters(m):  # $share/<group>/... when shared (collector.scaleout)
