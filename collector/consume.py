@@ -19,8 +19,9 @@ Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for 
 (or finally rejected: invalid, unknown agent, over a limit). Until then the broker keeps it, so while InfluxDB
 is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector (up
 to ``_ceiling`` while nothing can be PUBACKed: ``Collector._pause_ran_out``), and a collector crash loses
-nothing (the broker delivers the unacked messages again). Every message is counted from receipt to PUBACK: ``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight``
-gauge (with its peak, ``messages_inflight_peak``). Acks to the agents go out at QoS 0 (collector/acks.py): a
+nothing (the broker delivers the unacked messages again). Every message is counted from receipt to PUBACK:
+``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight`` gauge (with its
+peak, ``messages_inflight_peak``). Acks to the agents go out at QoS 0 (collector/acks.py): a
 publish that needed the broker's PUBACK, read from this socket, would starve while the read is paused.
 """
 
