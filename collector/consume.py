@@ -56,6 +56,7 @@ from collector.lineproto import LineEncoder
 from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
+from collector.read_burst import read_in_bursts
 from collector.retention import ensure_retention
 from collector.scaleout import EvaluationFeed, FeedMetrics, evaluates_apart, session, topic_filters
 from collector.schema_check import TimeWindow
@@ -277,6 +278,7 @@ class Collector:
             max_queued_incoming_messages=0,
         )
         client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
+        read_in_bursts(client._client, lambda: self._paused is not None)  # collector/read_burst.py
         deliver = client._client.on_message
 
         def count_receipt(*args: Any) -> None:  # counted as paho hands it over, before aiomqtt's queue
