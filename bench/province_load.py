@@ -7,6 +7,11 @@ has no ACL); identity still comes from the topic and the inventory, as in produc
 
 If a province simulator exists in the tree it is the better load; this one needs nothing but the schema.
 
+Publishing starts only once the collector is subscribed (a status message of the first agent has reached
+InfluxDB): a new collector session gets nothing published before its first subscription, and the collector
+sets up its database first, so every agent's first batch was lost to the bench, not to the collector. The
+publisher keeps at most 100 QoS 1 messages in flight, the broker's ``max_inflight_messages`` (devstack).
+
     python -m bench.province_load [--pcs 10] [--speed 5] [--minutes 10]
 """
 
@@ -23,7 +28,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from agent import wire
-from bench.common import sample, start_ministack
+from bench.common import MiniStack, sample, start_ministack
 from bench.results import Row, record
 from collector.registry import communes
 
@@ -89,6 +94,43 @@ class _AlertmanagerStandIn(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def collector_counters(ms: MiniStack, names: tuple[str, ...]) -> dict[str, float]:
+    """The collector's counters from its newest own stats line (measurement ``collector``, every 10 s)."""
+    series = ms.query("SELECT " + ", ".join(f'last("{n}") AS "{n}"' for n in names) + ' FROM "collector"')
+    if not series:
+        return {}
+    cols, row = series[0]["columns"], series[0]["values"][0]  # type: ignore[index]
+    return {c: float(v or 0) for c, v in zip(cols, row, strict=True) if c != "time"}
+
+
+def broker_dropped(port: int, wait: float = 12.0) -> int | None:
+    """``$SYS/broker/publish/messages/dropped`` (Mosquitto publishes $SYS every 10 s): messages the broker threw
+    away (a subscriber's queue full ...); None if it did not say within ``wait`` seconds."""
+    got: list[int] = []
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-province-sys")
+    c.on_message = lambda _c, _u, m: got.append(int(m.payload))
+    c.connect("127.0.0.1", port)
+    c.subscribe("$SYS/broker/publish/messages/dropped")
+    c.loop_start()
+    end = time.monotonic() + wait
+    while not got and time.monotonic() < end:
+        time.sleep(0.2)
+    c.loop_stop()
+    c.disconnect()
+    return got[-1] if got else None
+
+
+def wait_subscribed(pub: paho.Client, ms: MiniStack, agent: str, timeout: float = 120.0) -> None:
+    """Send ``agent``'s online status until the collector has stored one (it is subscribed then)."""
+    status = wire.encode(wire.Status(v=wire.SCHEMA_VERSION, state="online", time=time.time_ns()))
+    end = time.monotonic() + timeout
+    while not ms.count("agent_status", "online"):
+        if time.monotonic() > end:
+            raise SystemExit("the collector did not subscribe in time")
+        pub.publish(wire.topic(agent, "status"), status, qos=1)
+        time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pcs", type=int, default=10, help="office PCs per site")
@@ -107,10 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     pid = ms.services[-1].pid()
     assert pid is not None
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-province")
-    pub.max_inflight_messages_set(1000)
+    pub.max_inflight_messages_set(100)  # the broker's max_inflight_messages (devstack): see the module docstring
     pub.max_queued_messages_set(0)
     pub.connect("127.0.0.1", ms.mqtt_port)
     pub.loop_start()
+    wait_subscribed(pub, ms, agents[0])
     seconds = args.minutes * 60 / args.speed
     result: dict[str, object] = {}
     sampler = threading.Thread(target=lambda: result.update(fp=sample(pid, seconds, every=1.0, warmup=5.0)))
@@ -149,19 +192,28 @@ def main(argv: list[str] | None = None) -> None:
                 break
             time.sleep(2)
         behind = time.perf_counter() - drained
+        time.sleep(11)  # one more stats line of the collector (every 10 s) after the drain
+        counters = collector_counters(ms, ("messages_received", "acks_failed", "mqtt_connects", "messages_stale"))
+        dropped = broker_dropped(ms.mqtt_port)
         fp = result["fp"]
         rate = total / (args.minutes * 60)
         print(f"{len(agents)} agents ({sum(1 for a in agents if a.startswith('gw-'))} gateways), {sent_batches} "
               f"batches, {total} points over {args.minutes:g} simulated min at {args.speed:g}x "
               f"({rate * args.speed:,.0f} points/s real, {rate:,.0f}/s in province time); published in {published:.0f}s;"
-              f" stored {stored} ({behind:.1f}s after the last publish)")
-        record("province", [
+              f" stored {stored} ({behind:.1f}s after the last publish); collector: {counters}; broker dropped: {dropped}")
+        extra = [] if dropped is None else [Row("messages the broker dropped ($SYS)", dropped, "", target="value <= 0")]
+        record("province", [*extra,
             Row(f"collector RSS, median ({len(agents)} agents, {args.speed:g}x time)", fp.rss_mb_median, "MiB"),  # type: ignore[attr-defined]
             Row("collector RSS, max", fp.rss_mb_max, "MiB"),  # type: ignore[attr-defined]
             Row("collector CPU at that load", fp.cpu_percent, "% of a core"),  # type: ignore[attr-defined]
             Row("collector CPU per real-time province", fp.cpu_percent / args.speed, "% of a core"),  # type: ignore[attr-defined]
             Row("points stored / sent", stored / total, "", target="value >= 1"),
             Row("catch-up after the last publish", behind, "s"),
+            Row("messages delivered to the collector / batches sent", counters.get("messages_received", 0) / sent_batches,
+                ""),
+            Row("acks failed (timed out or no session)", counters.get("acks_failed", 0), "", target="value <= 0"),
+            Row("collector MQTT connections (1: no reconnect)", counters.get("mqtt_connects", 0), "",
+                target="value <= 1"),
         ], {"agents": len(agents), "pcs_per_site": args.pcs, "speed": args.speed, "minutes": args.minutes,
             "points": total, "batches": sent_batches, "points_per_s_province_time": rate})
     finally:

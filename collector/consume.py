@@ -4,7 +4,8 @@ Measurements it writes itself (through ``Pipeline.add_own``)
 - ``collector`` (tag ``collector``): received, batches_accepted, points_accepted, points_written,
   batches_written, acks_sent, acks_failed, write_errors, points_quarantined, duplicates_dropped,
   duplicates_reacked (batches an agent sent again: not written twice), own_points, rejected_total,
-  rejected_<reason>, pending_points, pending_batches, mqtt_connected, write_latency_mean_ms and
+  rejected_<reason>, pending_points, pending_batches, mqtt_connected, mqtt_connects (MQTT connections made:
+  1 + reconnects), write_latency_mean_ms and
   write_latency_max_ms (InfluxDB's answer times since the previous line; collector/write_latency.py).
 - ``agent_clock`` (inventory tags): offset_ms (collector - agent, as the agent measured it from acks and sent
   in ``Batch.clock_offset_ms``), skewed (1 when beyond ``clock_skew_max``).
@@ -16,10 +17,12 @@ The same counters, per-agent last-seen times and rejections by agent and reason 
 Flow control (nothing delivered is ever discarded): the MQTT 5 session asks for ``mqtt.receive_maximum``
 (Receive Maximum) and acknowledges by hand: a message is PUBACKed only once its batch is written to InfluxDB
 (or finally rejected: invalid, unknown agent, over a limit). Until then the broker keeps it, so while InfluxDB
-is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector, and a
-collector crash loses nothing (the broker delivers the unacked messages again). Every message is counted from
-receipt to PUBACK: ``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight``
-gauge (with its peak, ``messages_inflight_peak``).
+is slow or down the broker holds the backlog, at most ``receive_maximum`` messages are in the collector (up
+to ``_ceiling`` while nothing can be PUBACKed: ``Collector._pause_ran_out``), and a collector crash loses
+nothing (the broker delivers the unacked messages again). Every message is counted from receipt to PUBACK:
+``messages_received``, ``messages_acked``, ``messages_rejected`` and the ``messages_inflight`` gauge (with its
+peak, ``messages_inflight_peak``). Acks to the agents go out at QoS 0 (collector/acks.py): a
+publish that needed the broker's PUBACK, read from this socket, would starve while the read is paused.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from collector.lineproto import LineEncoder
 from collector.loglimit import LogLimiter
 from collector.metrics import CONTENT_TYPE, CollectorMetrics
 from collector.pipeline import COUNTERS, Pipeline
+from collector.read_burst import read_in_bursts
 from collector.retention import ensure_retention
 from collector.scaleout import EvaluationFeed, FeedMetrics, evaluates_apart, session, topic_filters
 from collector.schema_check import TimeWindow
@@ -65,8 +69,9 @@ from common.supervise import supervise
 log = logging.getLogger("collector")
 
 
-ACK_INFLIGHT = 1000
-"""Our QoS 1 ack publishes in flight at once (the broker's receive maximum still bounds them)."""
+def _ceiling(receive_maximum: int) -> int:
+    """Messages in flight beyond which reading stops even after a pause ran out (``Collector._pause_ran_out``)."""
+    return 2 * receive_maximum + 64
 
 
 class _Head(msgspec.Struct):
@@ -104,11 +109,14 @@ class Collector:
         self.inflight = 0
         self.inflight_peak = 0
         self._paused: Any = None  # the socket whose reading is paused (too many messages not yet PUBACKed)
+        self._subscribed = False  # no pause before the SUBACKs are read (a session's messages come first)
+        self._may_pause = False  # subscribed, and no pause ran out since the last PUBACK (see _pause_ran_out)
         self._session = 0  # the MQTT connection's number; a PUBACK belongs to the connection it came on
         self.clock_skewed: Counter[str] = Counter()
         self.last_seen: dict[str, float] = {}  # agent -> unix seconds of its last valid message
         self.received = 0
         self.connected = False
+        self.connects = 0  # MQTT connections made (1 + reconnects)
         self.name = socket.gethostname()
         self.metrics = CollectorMetrics(self)
         self.blocker = Blocker(cfg.file.block, cfg.inventory, state_dir / STATE_FILE)
@@ -230,7 +238,7 @@ class Collector:
         c = self.pipeline.stats.counters
         return {"received": self.received, **{k: int(c.get(k, 0)) for k in COUNTERS},
                 **{f"messages_{k}": self.messages[k] for k in ("received", "acked", "rejected", "stale", "read_pauses")},
-                "log_suppressed": self.loglimit.suppressed_total}
+                "log_suppressed": self.loglimit.suppressed_total, "mqtt_connects": self.connects}
 
     def stats_fields(self) -> dict[str, int]:
         rejected = self.rejected
@@ -268,9 +276,9 @@ class Collector:
             keepalive=m.keepalive, tls_context=tls_context,
             # no local limit: Receive Maximum bounds what the broker sends (aiomqtt's limit would discard)
             max_queued_incoming_messages=0,
-            max_inflight_messages=ACK_INFLIGHT,  # acks to thousands of agents: paho's default 20 made them time out
         )
         client._client.manual_ack_set(True)  # PUBACK only after the write (see the module docstring)
+        read_in_bursts(client._client, lambda: self._paused is not None)  # collector/read_burst.py
         deliver = client._client.on_message
 
         def count_receipt(*args: Any) -> None:  # counted as paho hands it over, before aiomqtt's queue
@@ -279,7 +287,7 @@ class Collector:
             self.inflight_peak = max(self.inflight_peak, self.inflight)
             if deliver is not None:
                 deliver(*args)
-            if self.inflight > m.receive_maximum:
+            if self.inflight > (m.receive_maximum if self._may_pause else _ceiling(m.receive_maximum)):
                 self._pause_reading(client)
 
         client._client.on_message = count_receipt
@@ -295,6 +303,20 @@ class Collector:
             asyncio.get_running_loop().remove_reader(sock)
             self._paused = sock
             self.messages["read_pauses"] += 1
+            asyncio.get_running_loop().call_later(self.cfg.mqtt.keepalive / 2, self._pause_ran_out, client,
+                                                  self.messages["read_pauses"])
+
+    def _pause_ran_out(self, client: aiomqtt.Client, pause: int) -> None:
+        """A pause lasted half the keepalive: nothing was PUBACKed meanwhile (InfluxDB down or stuck). Read again
+        until the next PUBACK: paho must read PINGRESPs or it ends the session. Without PUBACKs the broker sends
+        little more (measured: 33 in flight for a Receive Maximum of 4, with 108 waiting); beyond ``_ceiling``
+        reading stops anyway (the session may then time out: the broker keeps every message, nothing is lost)."""
+        if self._paused is not None and pause == self.messages["read_pauses"] and \
+                self.inflight <= _ceiling(self.cfg.mqtt.receive_maximum):
+            log.warning("no message PUBACKed for %.0fs with %d in flight: reading MQTT again until one is",
+                        self.cfg.mqtt.keepalive / 2, self.inflight)
+            self._may_pause = False
+            self._resume_reading(client)
 
     def _resume_reading(self, client: aiomqtt.Client) -> None:
         sock, self._paused = self._paused, None
@@ -316,6 +338,7 @@ class Collector:
                 self.messages["stale"] += 1
                 return
             self.inflight -= 1
+            self._may_pause = self._subscribed  # progress: pause again when too many are in flight
             self.messages["rejected" if rejected else "acked"] += 1
             if qos > 0:
                 client._client.ack(mid, qos)
@@ -331,10 +354,14 @@ class Collector:
             try:
                 async with self._client() as client:
                     self.connected = True
+                    self.connects += 1
                     backoff.reset()
                     log.info("connected to mqtt %s:%d as %s", m.host, m.port, m.client_id)
                     for topic_filter in topic_filters(m):  # $share/<group>/... when shared (collector.scaleout)
-                        await client.subscribe(topic_filter, qos=1)
+                        await client.subscribe(topic_filter, qos=1)  # no pause until subscribed: SUBACKs are read
+                    self._subscribed = self._may_pause = True
+                    if self.inflight > m.receive_maximum:  # the session's messages came before the SUBACK
+                        self._pause_reading(client)
                     self.acks.client = client
                     session = self._session
                     async for message in client.messages:
@@ -353,6 +380,7 @@ class Collector:
                 self._session += 1  # messages not yet PUBACKed come again on the next connection
                 self.inflight = 0
                 self._paused = None
+                self._subscribed = self._may_pause = False
             wait = backoff.next()
             log.info("reconnecting to mqtt in %.1fs", wait)
             await asyncio.sleep(wait)

@@ -40,6 +40,7 @@ _HELP = {
     "messages_rejected": "MQTT messages PUBACKed after a final rejection (invalid, unknown agent ...).",
     "messages_stale": "Messages whose connection closed before their PUBACK (the broker delivers them again).",
     "log_suppressed": "Log lines suppressed by the per-kind rate limit.",
+    "mqtt_connects": "MQTT connections the collector made (1 + reconnects).",
     "messages_read_pauses": "Times the collector stopped reading MQTT because the broker sent more than Receive "
                             "Maximum (resumed once enough messages were PUBACKed).",
     "duplicates_dropped": "Batches an agent sent again while the first copy was still pending.",
@@ -61,7 +62,7 @@ class CollectorMetrics(_PromCollector):
         c = self.collector
         counters = c.counters()
         for key in ("received", *COUNTERS, "messages_received", "messages_acked", "messages_rejected",
-                    "messages_stale", "messages_read_pauses", "log_suppressed"):
+                    "messages_stale", "messages_read_pauses", "log_suppressed", "mqtt_connects"):
             if key != "points_quarantined":
                 yield CounterMetricFamily(PREFIX + key, _HELP[key], value=counters[key])
         quarantined = CounterMetricFamily(PREFIX + "points_quarantined", _HELP["points_quarantined"],

@@ -1,11 +1,10 @@
 """Accepted batches -> InfluxDB in large writes -> acks, with back-pressure, retries and quarantine.
 
 - Batches wait in arrival order; a write takes whole batches up to ``batch_points`` lines.
-- 2xx: every agent batch's ``done`` callbacks run (the consumer PUBACKs the MQTT message there), then it is
-  acked to its agent (exact sequence ranges) through the ``AckPublisher``. In that order: while the consumer
-  has paused reading its socket (too many messages in flight), the QoS 1 ack publishes cannot complete until
-  PUBACKs free room, so acking first stalled every write for the ack timeout. A failed ack is counted
-  (``acks_failed``) and logged. The collector's own points (``add_own``) need no ack.
+- 2xx: every agent batch's ``done`` callbacks run (the consumer PUBACKs the MQTT message there: the data is
+  written, the broker may forget it), then it is acked to its agent (exact sequence ranges) through the
+  ``AckPublisher`` (QoS 0, collector/acks.py: never waits on the consumer's paused socket). A failed ack is
+  counted (``acks_failed``) and logged. The collector's own points (``add_own``) need no ack.
 - What InfluxDB's answer allows (``WriteError.kind``):
   - ``retry`` (down, 5xx, 429, timeout) and ``blocked`` (401/403/404 and other client errors): keep the data,
     no acks, back off (``common.backoff``) and try again; ``blocked`` sets ``blocked[reason]`` (a gauge) and

@@ -8,7 +8,7 @@ Topics (``<agent>`` is the MQTT username, which the broker authenticates)::
 
     cm/v1/<agent>/metrics   agent -> collector   Batch, QoS 1
     cm/v1/<agent>/status    agent -> everyone    Status, retained; the last will says offline
-    cm/v1/<agent>/ack       collector -> agent   Ack, QoS 1
+    cm/v1/<agent>/ack       collector -> agent   Ack, published at QoS 0 (subscribed at 1; docs/architecture.md)
 
 Schema versions. ``v`` in every message is ``SCHEMA_VERSION``; the topic root carries it too (``cm/v1``).
 - Compatible within v1: adding an *optional* field with a default (e.g. ``Batch.clock_offset_ms``). Messages

@@ -81,7 +81,7 @@ async def test_metrics_have_help_type_and_the_values_of_real_traffic(tmp_path: P
                          "duplicates_reacked", "own_points", "rejected", "clock_skewed", "seq_reused",
                          "quarantine_dropped", "messages_received", "messages_acked", "messages_rejected",
                          "messages_stale", "messages_read_pauses", "log_suppressed", "points_rejected",
-                         "agents_blocked", "agents_unblocked", "block_apply_errors", "agent_messages"}
+                         "agents_blocked", "agents_unblocked", "block_apply_errors", "agent_messages", "mqtt_connects"}
     expected_gauges = {"pending_points", "pending_batches", "mqtt_connected", "agent_last_seen_seconds",
                        "influx_write_blocked", "messages_inflight", "messages_inflight_peak", "agent_series",
                        "agent_blocked"}

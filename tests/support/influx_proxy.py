@@ -5,6 +5,8 @@
 - an HTTP status (401, 403, 404, 500, 503 ...): answered with that status and an InfluxDB-like error body;
 - ``"timeout"``: the request is held (no answer) until the mode changes, so the client's timeout fires;
 - ``"too_large"``: bodies over ``max_body`` bytes get 413, smaller ones are forwarded.
+``pass_then(n, mode)`` forwards the next ``n`` writes whatever the mode, then switches to ``mode`` (InfluxDB
+going down right after a write, without racing the client).
 Every ``/write`` is recorded as (status answered, number of lines) in ``writes``; a held one (timeout mode) is
 recorded as (0, lines) when it arrives.
 """
@@ -30,6 +32,7 @@ class InfluxProxy:
         self.max_body = 2000
         self.writes: list[tuple[int, int]] = []
         self._mode: int | str | None = None
+        self._passes: tuple[int, int | str | None] | None = None  # (writes still forwarded, mode after them)
         self._changed = threading.Condition()
         proxy = self
 
@@ -90,11 +93,24 @@ class InfluxProxy:
     def mode(self, value: int | str | None) -> None:
         with self._changed:
             self._mode = value
+            self._passes = None
             self._changed.notify_all()
+
+    def pass_then(self, writes: int, mode: int | str | None) -> None:
+        """Forward the next ``writes`` writes, then answer as ``mode`` says."""
+        with self._changed:
+            self._passes = (writes, mode)
 
     def _decide(self, size: int, lines: int) -> int | None:
         """The status to inject for a write of ``size`` bytes, or None to forward it."""
         with self._changed:
+            if self._passes is not None:
+                left, after = self._passes
+                if left > 0:
+                    self._passes = (left - 1, after)
+                    return None
+                self._passes = None
+                self._mode = after
             if self._mode == "timeout":
                 self.writes.append((0, lines))  # held: the client's timeout fires first
                 held = self._mode
