@@ -25,9 +25,9 @@ import msgspec
 
 from agent import wire
 from collector.limits import series_key
-from collector.line_format import Formatter, formatter, template
+from collector.line_format import NotPlain, Writer, writer
 from collector.lineproto import LineEncoder
-from collector.schema_check import FieldPlan, compile_fields, format_fields
+from collector.schema_check import compile_fields
 
 _NAME: Final = re.compile(wire.Name.__metadata__[0].pattern)  # type: ignore[attr-defined]
 _TAG_VALUE: Final = re.compile(wire.TagValue.__metadata__[0].pattern)  # type: ignore[attr-defined]
@@ -58,12 +58,8 @@ _decoder = msgspec.json.Decoder(LooseBatch)
 
 
 class Shape(NamedTuple):
-    format: Formatter | None
-    """Checks the values and formats the line (``collector.line_format``); None: use ``format_fields``."""
-    template: bytes
-    prefix: str
-    """``measurement,tags `` (with the trailing space)."""
-    plan: tuple[FieldPlan, ...]
+    write: Writer
+    """``write(fields, t)``: checks the values and returns the line (``collector.line_format``)."""
     series: int
     renamed: bool
     """The agent's names are older than the schema: its points are upgraded (``wire.renames``)."""
@@ -87,6 +83,7 @@ class PlainBatches:
         self._fields = compile_fields(schema)
         self._shapes: dict[tuple[str | tuple[str, str], ...], Shape] = {}
         """(agent, measurement, *tag items, *field names) -> shape: pairs and names cannot be confused."""
+        self._renamed = 0  # cached shapes with ``renamed``
 
     def __len__(self) -> int:
         return len(self._shapes)
@@ -109,13 +106,22 @@ class PlainBatches:
         prefix = self.encoder.point_prefix(agent, tags, q.m, q.tg) + " "
         if len(prefix) > self.max_prefix:
             return None
-        fields_plan: tuple[FieldPlan, ...] = plan  # type: ignore[assignment]
-        shape = Shape(formatter(fields_plan), template(prefix, fields_plan), prefix, fields_plan,
-                      series_key(prefix.encode()), q is not point)
+        shape = Shape(writer(prefix, plan), series_key(prefix.encode()), q is not point)  # type: ignore[arg-type]
         if len(self._shapes) >= self.max_shapes:
-            del self._shapes[next(iter(self._shapes))]  # the oldest
+            oldest = next(iter(self._shapes))
+            self._renamed -= self._shapes.pop(oldest).renamed
+        self._renamed += shape.renamed
         self._shapes[(agent, m, *tg.items(), *f)] = shape
         return shape
+
+    def _new_shapes(self, agent: str, tags: Mapping[str, str], points: list[LoosePoint]) -> list[Shape] | None:
+        out = []
+        for p in points:
+            shape = self._shapes.get((agent, p.m, *p.tg.items(), *p.f)) or self._shape(agent, tags, p)
+            if shape is None:
+                return None
+            out.append(shape)
+        return out
 
     def accept(self, agent: str, tags: Mapping[str, str], payload: bytes, now_ns: int,
                window: Callable[[float | None, int], tuple[int, int, int]]) -> Plain | None:
@@ -130,28 +136,26 @@ class PlainBatches:
         if batch.v != wire.SCHEMA_VERSION or batch.agent != agent:
             return None
         shift, lo, hi = window(batch.clock_offset_ms, now_ns)
-        shapes = self._shapes
-        lines: list[bytes] = []
-        keys: list[int] = []
-        kept: list[wire.Point] = []
-        for p in batch.points:
-            f = p.f
-            shape = shapes.get((agent, p.m, *p.tg.items(), *f))
-            if shape is None:
-                shape = self._shape(agent, tags, p)
-                if shape is None:
-                    return None
-            t = p.t + shift
-            if not lo <= t <= hi:
+        points = batch.points
+        if not points:
+            return Plain([], [], [], batch.seq, batch.clock_offset_ms)
+        # whole-batch passes (comprehensions) rather than one loop: the per-point work is a few C calls each
+        table = self._shapes
+        try:
+            known = [table[(agent, p.m, *p.tg.items(), *p.f)] for p in points]
+        except KeyError:  # a shape seen for the first time (or forgotten)
+            found = self._new_shapes(agent, tags, points)
+            if found is None:
                 return None
-            fmt, tmpl, prefix, plan, series, renamed = shape
-            line = fmt(tmpl, f, t) if fmt is not None else None
-            if line is None:  # not plainly valid for the compiled check, or an int for a float field
-                text = format_fields(plan, f.values())
-                if text is None:
-                    return None
-                line = f"{prefix}{text} {t}".encode()
-            lines.append(line)
-            keys.append(series)
-            kept.append(wire.renames.upgrade(p) if renamed else p)
-        return Plain(lines, keys, kept, batch.seq, batch.clock_offset_ms)
+            known = found
+        times = [p.t for p in points]
+        if min(times) + shift < lo or max(times) + shift > hi:
+            return None
+        try:
+            lines = [s.write(p.f, p.t + shift) for s, p in zip(known, points, strict=True)]
+        except NotPlain:
+            return None
+        upgrade = wire.renames.upgrade
+        kept: list[wire.Point] = [upgrade(p) if s.renamed else p for s, p in zip(known, points, strict=True)] \
+            if self._renamed else points  # type: ignore[assignment]
+        return Plain(lines, [s.series for s in known], kept, batch.seq, batch.clock_offset_ms)
