@@ -18,6 +18,7 @@ first), and a shape whose ``measurement,tags`` prefix is longer than ``max_prefi
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Annotated, Final, NamedTuple
 
@@ -81,7 +82,7 @@ class PlainBatches:
         self.max_shapes = max_shapes
         self.max_prefix = max_prefix
         self._fields = compile_fields(schema)
-        self._shapes: dict[tuple[str | tuple[str, str], ...], Shape] = {}
+        self._shapes: OrderedDict[tuple[str | tuple[str, str], ...], Shape] = OrderedDict()
         """(agent, measurement, *tag items, *field names) -> shape: pairs and names cannot be confused."""
         self._renamed = 0  # cached shapes with ``renamed``
 
@@ -108,8 +109,7 @@ class PlainBatches:
             return None
         shape = Shape(writer(prefix, plan), series_key(prefix.encode()), q is not point)  # type: ignore[arg-type]
         if len(self._shapes) >= self.max_shapes:
-            oldest = next(iter(self._shapes))
-            self._renamed -= self._shapes.pop(oldest).renamed
+            self._renamed -= self._shapes.popitem(last=False)[1].renamed
         self._renamed += shape.renamed
         self._shapes[(agent, m, *tg.items(), *f)] = shape
         return shape
@@ -148,6 +148,9 @@ class PlainBatches:
             if found is None:
                 return None
             known = found
+            renamed = any(s.renamed for s in known)  # new shapes may already be out of the cache again
+        else:
+            renamed = self._renamed > 0  # every shape of the batch is in the cache
         times = [p.t for p in points]
         if min(times) + shift < lo or max(times) + shift > hi:
             return None
@@ -157,5 +160,5 @@ class PlainBatches:
             return None
         upgrade = wire.renames.upgrade
         kept: list[wire.Point] = [upgrade(p) if s.renamed else p for s, p in zip(known, points, strict=True)] \
-            if self._renamed else points  # type: ignore[assignment]
+            if renamed else points  # type: ignore[assignment]
         return Plain(lines, [s.series for s in known], kept, batch.seq, batch.clock_offset_ms)

@@ -148,3 +148,15 @@ def test_series_keys_from_the_shapes_limit_like_the_lines() -> None:
     by_keys, by_lines = AgentLimits(cfg), AgentLimits(cfg)
     a, b = by_keys.admit("pc-a", acc.lines, acc.series), by_lines.admit("pc-a", acc.lines)
     assert a == b and a.rejected == {"series_limit": 10}  # s5 and s6 (5 points each) are over the limit
+
+
+def test_points_under_old_names_stay_upgraded_while_shapes_come_and_go() -> None:
+    v = _validator(max_shapes=2)
+    old = wire.Point(m="host", t=NOW, f={"mem_total": 8})
+    for seq in range(3):
+        acc = v.metrics(_identity(), _payload([old, synthetic(series=f"a{seq}"), synthetic(series=f"b{seq}")],
+                                              seq=seq))
+        assert acc.series is not None and len(v.plain) <= 2
+        assert acc.points[0].f == {"mem_total_bytes": 8} and b"mem_total_bytes=8i" in acc.lines[0]
+        acc = v.metrics(_identity(), _payload([synthetic(series=f"c{seq}")], seq=10 + seq))
+        assert [p.f for p in acc.points] == [{"n": 1, "value": 0.5}]
