@@ -7,6 +7,9 @@ commune and site. A point can never set province/commune/commune_name/site/agent
 Each point is then checked against the measurement schema and the time window (``collector.schema_check``):
 a bad point is left out with its reason (``Accepted.rejected``), the batch's good points go on, and the batch
 is acked once they are written.
+
+A batch whose every point is plainly valid takes ``collector.plain_batch`` (cached point shapes); any other
+batch takes the general path here, which names every rejection.
 """
 
 from __future__ import annotations
