@@ -126,11 +126,18 @@ def test_a_bad_batch_gets_the_general_paths_rejection_even_after_its_shapes_are_
 
 def test_the_shape_cache_is_bounded_whatever_tags_an_agent_varies() -> None:
     v = _validator(max_shapes=50)
-    for seq in range(10):
+    steady = _payload([synthetic(series=f"steady{i}") for i in range(30)], agent="pc-b")
+    assert v.metrics(_identity("pc-b"), steady).series is not None
+    for seq in range(10):  # another agent floods new shapes: once the cache is full, its batches go the general way
         payload = _payload([synthetic(series=f"s{seq}-{i}") for i in range(20)], seq=seq)
         acc = v.metrics(_identity(), payload)
-        assert acc.series is not None and len(acc.lines) == 20
-        assert len(v.plain) <= 50
+        assert (acc.series is not None) == (seq == 0) and len(v.plain) <= 50
+        _same(acc, _general(payload))
+    acc = v.metrics(_identity("pc-b"), steady)  # the steady agent's shapes were not evicted
+    assert acc.series is not None and len(acc.lines) == 30
+    # a batch with a few new shapes among known ones still caches them (the oldest go)
+    mixed = _payload([synthetic(series=f"steady{i}") for i in range(28)] + [synthetic(series="new")], agent="pc-b")
+    assert v.metrics(_identity("pc-b"), mixed).series is not None and len(v.plain) == 50
     # a shape whose prefix is too long is not cached: its batch takes the general path, same result
     v = _validator(max_prefix=60)
     payload = _payload([synthetic(series="x" * 200)])
@@ -156,7 +163,7 @@ def test_points_under_old_names_stay_upgraded_while_shapes_come_and_go() -> None
     for seq in range(3):
         acc = v.metrics(_identity(), _payload([old, synthetic(series=f"a{seq}"), synthetic(series=f"b{seq}")],
                                               seq=seq))
-        assert acc.series is not None and len(v.plain) <= 2
+        assert (acc.series is not None) == (seq == 0) and len(v.plain) <= 2  # then the cache is full: general path
         assert acc.points[0].f == {"mem_total_bytes": 8} and b"mem_total_bytes=8i" in acc.lines[0]
         acc = v.metrics(_identity(), _payload([synthetic(series=f"c{seq}")], seq=10 + seq))
         assert [p.f for p in acc.points] == [{"n": 1, "value": 0.5}]
