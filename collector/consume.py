@@ -41,7 +41,6 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent import wire
-from collector import gc_tuning
 from collector.acks import MqttAckPublisher
 from collector.alerts.promstats import AlertMetrics
 from collector.alerts.service import AlertService
@@ -396,7 +395,6 @@ class Collector:
         await self._ensure_database()
         await ensure_retention(self.cfg, self.influx)  # policies, rollup CQs, meta points (idempotent)
         self.blocker.load()  # blocks survive a restart
-        gc_tuning.tune()  # start-up is done (collector/gc_tuning.py)
         try:
             async with contextlib.AsyncExitStack() as stack, asyncio.TaskGroup() as tg:
                 if self.alerts is not None:

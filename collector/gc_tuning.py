@@ -18,7 +18,8 @@ YOUNG_THRESHOLD: Final = 20_000
 
 
 def tune() -> None:
-    """Call once start-up is done: freeze the start-up objects and collect young objects less often."""
+    """Call once start-up is done, in the collector's own process (``collector run``, not a library user such as
+    a test): freeze the start-up objects and collect young objects less often."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
