@@ -15,6 +15,7 @@ under cProfile and prints its top functions.
 from __future__ import annotations
 
 import argparse
+import json
 import pstats
 import signal
 import sys
@@ -72,6 +73,14 @@ def direct_ingest(url: str, db: str, lines: list[bytes]) -> tuple[float, float]:
     return len(lines) / took, took
 
 
+def influx_writes(url: str) -> tuple[int, int]:
+    """(write requests, points written) InfluxDB has served since it started (its ``/debug/vars``)."""
+    with urllib.request.urlopen(f"{url}/debug/vars", timeout=30) as r:
+        stats = json.loads(r.read())
+    httpd = next(v["values"] for k, v in stats.items() if k.startswith("httpd"))
+    return int(httpd.get("writeReq", 0)), int(httpd.get("pointsWrittenOK", 0))
+
+
 def _cpu(p: psutil.Process) -> float:
     t = p.cpu_times()
     return float(t.user + t.system)
@@ -99,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
         msgs = build(agents, args.batches, args.points, t0)
         total = len(msgs) * args.points
         lines = direct_lines(inventory, msgs)
+        influx_cpu0 = _cpu(influx)
         ref_before, _ = direct_ingest(ms.influx_url, "ref1", lines)
+        influx_cpu_direct = _cpu(influx) - influx_cpu0
         time.sleep(2)  # the subscription exists (the collector connected at start); freeze it and fill the broker
         collector.send_signal(signal.SIGSTOP)
         pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
@@ -113,31 +124,45 @@ def main(argv: list[str] | None = None) -> None:
         pub.loop_stop()
         pub.disconnect()
         cpu0 = {n: _cpu(p) for n, p in (("collector", collector), ("influxdb", influx), ("mosquitto", broker))}
+        sys0 = collector.cpu_times().system
+        writes0 = influx_writes(ms.influx_url)
         start = time.perf_counter()
         collector.send_signal(signal.SIGCONT)
-        while ms.count("synthetic") < total:
-            time.sleep(0.1)
+        # Wait on InfluxDB's write counter (cheap), then confirm with a count: a count query every 0.1 s scans
+        # every point written so far and doubled InfluxDB's CPU in the drain.
+        while influx_writes(ms.influx_url)[1] - writes0[1] < total or ms.count("synthetic") < total:
+            time.sleep(0.05)
             if time.perf_counter() - start > 900:
                 raise SystemExit("timed out waiting for the collector")
         elapsed = time.perf_counter() - start
+        collector_sys = collector.cpu_times().system - sys0
+        writes = [b - a for a, b in zip(writes0, influx_writes(ms.influx_url), strict=True)]
         cpu = {n: _cpu(p) - cpu0[n] for n, p in (("collector", collector), ("influxdb", influx),
                                                    ("mosquitto", broker))}
+        influx_cpu0 = _cpu(influx)
         ref_after, _ = direct_ingest(ms.influx_url, "ref2", lines)
+        influx_cpu_direct = (influx_cpu_direct + _cpu(influx) - influx_cpu0) / 2
         rate, ref = total / elapsed, (ref_before + ref_after) / 2
         need = PROVINCE_AGENTS * POINTS_PER_AGENT_PER_MIN / 60
         per100k = {n: c / total * 1e5 for n, c in cpu.items()}
         print(f"{len(msgs)} batches x {args.points} points = {total} points from {args.agents} agents; "
               f"direct before {ref_before:,.0f}/s, after {ref_after:,.0f}/s; drain {elapsed:.1f}s; CPU s per 100k "
-              f"points: " + ", ".join(f"{n} {v:.2f}" for n, v in per100k.items()))
+              f"points: " + ", ".join(f"{n} {v:.2f}" for n, v in per100k.items()) +
+              f" (collector in the kernel {collector_sys / total * 1e5:.2f}); InfluxDB writes in the drain {writes[0]} "
+              f"(mean {writes[1] / max(1, writes[0]):,.0f} points); InfluxDB CPU s per 100k points in the direct "
+              f"ingest {influx_cpu_direct / total * 1e5:.2f}")
         record("collector", [
             Row("end-to-end Mosquitto -> collector -> InfluxDB", rate, "points/s", "InfluxDB direct ingest", ref,
                 "ratio >= 0.8"),
             Row("collector CPU per 100k points", per100k["collector"], "CPU s", "InfluxDB's, same drain",
                 per100k["influxdb"]),
+            Row("InfluxDB CPU per 100k points in the drain", per100k["influxdb"], "CPU s", "InfluxDB's, direct ingest",
+                influx_cpu_direct / total * 1e5),
             Row("mosquitto CPU per 100k points", per100k["mosquitto"], "CPU s"),
             Row("headroom over a province (~444 agents x 60 points/min)", rate / need, "x"),
         ], {"agents": args.agents, "batches": args.batches, "points": args.points, "total_points": total,
-            "direct_before": ref_before, "direct_after": ref_after, "drain_s": elapsed})
+            "direct_before": ref_before, "direct_after": ref_after, "drain_s": elapsed,
+            "influx_writes": writes[0], "influx_points_per_write": writes[1] / max(1, writes[0])})
     finally:
         ms.stop()
         if args.profile and prof_out.exists():

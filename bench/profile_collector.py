@@ -42,14 +42,14 @@ def run(batches: int, points: int, profile: bool = False) -> float:
     limits = AgentLimits(LimitsSection(points_per_second=1e9, max_series=10**6, new_series_per_hour=10**6))
     msgs = payloads(agents, batches, points, time.time_ns() - 3600 * 10**9)
     prof = cProfile.Profile() if profile else None
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: stable on a shared machine
     if prof:
         prof.enable()
     body: list[bytes] = []
     for topic, payload in msgs:
         identity, _ = v.identify(topic)
         accepted = v.metrics(identity, payload)
-        limits.admit(identity.agent, accepted.lines)
+        limits.admit(identity.agent, accepted.lines, accepted.series)
         digest(payload)
         body.extend(accepted.lines)
         if len(body) >= 5000:
@@ -57,7 +57,7 @@ def run(batches: int, points: int, profile: bool = False) -> float:
             body = []
     if prof:
         prof.disable()
-    rate = len(msgs) * points / (time.perf_counter() - start)
+    rate = len(msgs) * points / (time.process_time() - start)
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     return rate
@@ -70,7 +70,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     rate = run(args.batches, args.points, args.profile)
-    print(f"decode + check + encode in one process: {rate:,.0f} points/s ({1e6 / rate:.2f} us/point)")
+    print(f"decode + check + encode in one process: {rate:,.0f} points per CPU second ({1e6 / rate:.2f} us/point)")
 
 
 if __name__ == "__main__":

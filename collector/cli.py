@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(config: Path, state_dir: Path) -> int:
+    from collector import gc_tuning
     from collector.consume import Collector
     from collector.preflight import check_listen
 
@@ -165,6 +166,7 @@ def _run(config: Path, state_dir: Path) -> int:
     logging.getLogger().setLevel(cfg.file.log_level)
     check_listen(cfg.file.metrics_listen)
     collector = Collector(cfg, state_dir)
+    gc_tuning.tune()  # start-up is done: this process is the collector (collector/gc_tuning.py)
 
     async def main_task() -> None:
         loop = asyncio.get_running_loop()

@@ -205,7 +205,7 @@ class Collector:
         agent = accepted.identity.agent
         if self.pipeline.knows(agent, accepted.seq):
             return accepted  # a resend: the pipeline acks or drops it; it costs no tokens and opens no series
-        admission = self.limits.admit(agent, accepted.lines)
+        admission = self.limits.admit(agent, accepted.lines, accepted.series)
         if not admission.rejected:
             return accepted
         for reason, n in admission.rejected.items():
@@ -213,7 +213,7 @@ class Collector:
             self.blocker.refused(agent, reason)
             self.loglimit.log(log, logging.WARNING, f"limit:{agent}:{reason}",
                               "agent %s: %d point(s) of batch %d refused (%s)", agent, n, accepted.seq, reason)
-        return replace(accepted, lines=[accepted.lines[i] for i in admission.admitted])
+        return replace(accepted, lines=[accepted.lines[i] for i in admission.admitted], series=None)
 
     async def _check_clock(self, accepted: Accepted, offset: float) -> None:
         skewed = abs(offset) > self.cfg.file.clock_skew_max * 1000.0

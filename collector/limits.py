@@ -100,8 +100,9 @@ class AgentLimits:
         state.refilled = now
         return state.tokens < max(1.0, float(state.need))
 
-    def admit(self, agent: str, lines: Sequence[bytes]) -> Admission:
-        """Which lines (points) of a batch from ``agent`` (already known to the inventory) may be written."""
+    def admit(self, agent: str, lines: Sequence[bytes], keys: Sequence[int] | None = None) -> Admission:
+        """Which lines (points) of a batch from ``agent`` (already known to the inventory) may be written.
+        ``keys``: the lines' ``series_key`` when the caller knows them already."""
         state = self._state(agent)
         now = self.clock()
         state.tokens = min(float(self.cfg.burst_points),
@@ -114,11 +115,19 @@ class AgentLimits:
         hour = int(self.wall() // 3600)
         if hour != state.hour:
             state.hour, state.new_this_hour = hour, 0
+        if keys is None:
+            keys = [series_key(line) for line in lines]
+        series = state.series
+        new = set(keys).difference(series)
+        if len(series) + len(new) <= self.cfg.max_series and \
+                state.new_this_hour + len(new) <= self.cfg.new_series_per_hour:  # the whole batch fits
+            series.update(new)
+            state.new_this_hour += len(new)
+            state.tokens -= len(lines)
+            return Admission(list(range(len(lines))), {})
         admitted: list[int] = []
         refused = 0
-        series = state.series
-        for i, line in enumerate(lines):
-            key = series_key(line)
+        for i, key in enumerate(keys):
             if key not in series:
                 if len(series) >= self.cfg.max_series or state.new_this_hour >= self.cfg.new_series_per_hour:
                     refused += 1

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from agent import wire
 from collector.lineproto import STRING_ESCAPES, escape_key
@@ -88,8 +88,57 @@ class SchemaChecker:
         return out
 
 
-_FLOAT, _INT, _BOOL, _STR = 0, 1, 2, 3
-_KINDS: Final = {FieldType.FLOAT: _FLOAT, FieldType.INT: _INT, FieldType.BOOL: _BOOL, FieldType.STR: _STR}
+FLOAT_FIELD, INT_FIELD, BOOL_FIELD, STR_FIELD = 0, 1, 2, 3
+"""``FieldPlan.kind``."""
+
+
+class FieldPlan(NamedTuple):
+    """How one schema field is checked and written: its kind, its escaped ``key=`` and its length limit."""
+
+    kind: int
+    eq: str
+    limit: int
+
+
+_KINDS: Final = {FieldType.FLOAT: FLOAT_FIELD, FieldType.INT: INT_FIELD, FieldType.BOOL: BOOL_FIELD,
+                 FieldType.STR: STR_FIELD}
+
+
+def compile_fields(schema: wire.Schema) -> dict[str, tuple[frozenset[str], dict[str, FieldPlan]]]:
+    """Per measurement: its tag keys and its fields' plans."""
+    return {name: (frozenset(spec.tags), {key: FieldPlan(_KINDS[f.type], escape_key(key) + "=", f.str_limit)
+                                          for key, f in spec.fields.items()})
+            for name, spec in schema.measurements.items()}
+
+
+def format_fields(plan: Iterable[FieldPlan], values: Iterable[object]) -> str | None:
+    """The line's field part for ``values`` (in ``plan``'s order), or None when one is not plainly valid (a wrong
+    type, outside int64, not finite, too long)."""
+    parts = []
+    for (kind, eq, limit), value in zip(plan, values, strict=True):
+        t = type(value)
+        if kind == FLOAT_FIELD:
+            if t is float:
+                if value - value != 0.0:  # type: ignore[operator]  # inf or nan
+                    return None
+                parts.append(eq + repr(value))
+            elif t is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                parts.append(eq + repr(float(value)))  # type: ignore[arg-type]
+            else:
+                return None
+        elif kind == INT_FIELD:
+            if t is not int or not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
+                return None
+            parts.append(f"{eq}{value}i")
+        elif kind == BOOL_FIELD:
+            if t is not bool:
+                return None
+            parts.append(eq + ("true" if value else "false"))
+        else:
+            if t is not str or len(value) > limit:  # type: ignore[arg-type]
+                return None
+            parts.append(eq + '"' + value.translate(STRING_ESCAPES) + '"')  # type: ignore[attr-defined]
+    return ",".join(parts)
 
 
 class FieldEncoder:
@@ -100,10 +149,7 @@ class FieldEncoder:
     point is written exactly as ``SchemaChecker.fields`` + ``LineEncoder`` would write it."""
 
     def __init__(self, schema: wire.Schema) -> None:
-        self._compiled: dict[str, tuple[frozenset[str], dict[str, tuple[int, str, int]]]] = {
-            name: (frozenset(spec.tags), {key: (_KINDS[f.type], escape_key(key) + "=", f.str_limit)
-                                          for key, f in spec.fields.items()})
-            for name, spec in schema.measurements.items()}
+        self._compiled = compile_fields(schema)
 
     def encode(self, point: wire.Point) -> str | None:
         compiled = self._compiled.get(point.m)
@@ -113,33 +159,10 @@ class FieldEncoder:
         tg = point.tg
         if tg and not tags.issuperset(tg):
             return None
-        parts = []
-        for key, value in point.f.items():
-            field = fields.get(key)
-            if field is None:
-                return None
-            kind, eq, limit = field
-            t = type(value)
-            if kind == _FLOAT:
-                if t is float:
-                    parts.append(eq + repr(value))
-                elif t is int and INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
-                    parts.append(eq + repr(float(value)))
-                else:
-                    return None
-            elif kind == _INT:
-                if t is not int or not INT64_MIN <= value <= INT64_MAX:  # type: ignore[operator]
-                    return None
-                parts.append(f"{eq}{value}i")
-            elif kind == _BOOL:
-                if t is not bool:
-                    return None
-                parts.append(eq + ("true" if value else "false"))
-            else:
-                if t is not str or len(value) > limit:  # type: ignore[arg-type]
-                    return None
-                parts.append(eq + '"' + value.translate(STRING_ESCAPES) + '"')  # type: ignore[union-attr]
-        return ",".join(parts)
+        plan = [fields.get(key) for key in point.f]
+        if None in plan:
+            return None
+        return format_fields(plan, point.f.values())  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ commune and site. A point can never set province/commune/commune_name/site/agent
 Each point is then checked against the measurement schema and the time window (``collector.schema_check``):
 a bad point is left out with its reason (``Accepted.rejected``), the batch's good points go on, and the batch
 is acked once they are written.
+
+A batch whose every point is plainly valid takes ``collector.plain_batch`` (cached point shapes); any other
+batch takes the general path here, which names every rejection.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from agent import wire
 from collector.config import AgentIdentity, Inventory
 from collector.lineproto import LineEncoder
+from collector.plain_batch import PlainBatches
 from collector.schema_check import FieldEncoder, PointRejected, RateLimitedLog, SchemaChecker, TimeWindow
 
 log = logging.getLogger("collector.validate")
@@ -36,6 +40,8 @@ class Accepted:
     """Points of the batch left out, by reason (``schema_check.POINT_REASONS``)."""
     points: tuple[wire.Point, ...] = ()
     """The decoded points (the alert rules read them)."""
+    series: list[int] | None = None
+    """Each line's ``limits.series_key``, when the validator already knows them (``collector.plain_batch``)."""
 
 
 class Validator:
@@ -48,6 +54,10 @@ class Validator:
         self.fast_fields = FieldEncoder(self.checker.schema)
         self.clock_ns = clock_ns
         self.point_log = RateLimitedLog(log)
+        self.plain = PlainBatches(self.checker.schema, self.encoder)
+
+    def _window(self, clock_offset_ms: float | None, now_ns: int) -> tuple[int, int, int]:
+        return (self.window.shift_ns(clock_offset_ms), *self.window.bounds_ns(now_ns))
 
     def identify(self, topic: str) -> tuple[AgentIdentity, str]:
         agent_id, kind = wire.parse_topic(topic)
@@ -57,6 +67,15 @@ class Validator:
         return identity, kind
 
     def metrics(self, identity: AgentIdentity, payload: bytes) -> Accepted:
+        """The batch's accepted lines and its rejected points by reason; raises WireError for a bad batch."""
+        plain = self.plain.accept(identity.agent, identity.tags(), payload, self.clock_ns(), self._window)
+        if plain is not None:  # every point plainly valid: checked and encoded with the cached shapes
+            return Accepted(identity, plain.seq, plain.lines, plain.clock_offset_ms, Counter(), tuple(plain.points),
+                            plain.series)
+        return self._general(identity, payload)
+
+    def _general(self, identity: AgentIdentity, payload: bytes) -> Accepted:
+        """Every batch the plain path leaves: the strict decoder, and each point's reason when it is rejected."""
         batch = wire.decode_batch(payload)
         if batch.agent != identity.agent:
             raise wire.WireError(
