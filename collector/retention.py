@@ -41,6 +41,7 @@ from collector.retention_rollups import (
     META_RP,
     MINUTE_RP,
     ROLLUPS,
+    SITE_CQ_PREFIXES,
     SITE_HOUR_RP,
     SITE_MINUTE_RP,
     SITE_ROLLUPS,
@@ -167,6 +168,11 @@ class Retention:
                 await self.influx.query(f'DROP CONTINUOUS QUERY "{r.name}" ON "{self.db}"')
             await self.influx.query(want)
             log.info("continuous query %s %s", r.name, "replaced" if r.name in have else "created")
+        wanted = {r.name for r in rollups(self.rcfg)}
+        for name in sorted(have):
+            if name.startswith(SITE_CQ_PREFIXES) and name not in wanted:  # site_rollups switched off
+                await self.influx.query(f'DROP CONTINUOUS QUERY "{name}" ON "{self.db}"')
+                log.info("continuous query %s dropped (site_rollups is off; rp_site_* keep their data)", name)
 
     async def write_meta(self, cfg: CollectorConfig) -> None:
         """Rewrite ``rollup_choice`` and ``commune_inventory`` (timestamp 0: same points, overwritten)."""

@@ -114,6 +114,9 @@ class Rollup:
                 f"{self.resample_for} BEGIN {self.select(db)} END")
 
 
+SITE_CQ_PREFIXES = ("cm_s1m_", "cm_s1h_")
+
+
 def rollups(cfg: RetentionSection) -> list[Rollup]:
     """In the order a backfill must run them: each reads the policy the one before fills."""
     out = [Rollup(f"cm_1m_{m}", m, cfg.raw_policy, MINUTE_RP, "1m", "10m") for m in ROLLUPS]
@@ -121,8 +124,9 @@ def rollups(cfg: RetentionSection) -> list[Rollup]:
     if cfg.site_rollups:
         # one interval longer than the per-agent window it reads, so the per-agent rollup's last
         # recomputation of an interval is always followed by one of the site's
-        out += [Rollup(f"cm_s1m_{m}", m, MINUTE_RP, SITE_MINUTE_RP, "1m", "11m", site=True) for m in SITE_ROLLUPS]
-        out += [Rollup(f"cm_s1h_{m}", m, HOUR_RP, SITE_HOUR_RP, "1h", "3h", site=True) for m in SITE_ROLLUPS]
+        minute, hour = SITE_CQ_PREFIXES
+        out += [Rollup(f"{minute}{m}", m, MINUTE_RP, SITE_MINUTE_RP, "1m", "11m", site=True) for m in SITE_ROLLUPS]
+        out += [Rollup(f"{hour}{m}", m, HOUR_RP, SITE_HOUR_RP, "1h", "3h", site=True) for m in SITE_ROLLUPS]
     return out
 
 

@@ -198,9 +198,15 @@ async def test_site_rollups_can_be_switched_off(influx: tuple[Influx, str]) -> N
     client = make_influx_client(cfg.influx)
     try:
         await ensure_retention(cfg, client, RetentionSection(site_rollups=False))
+        assert SITE_MINUTE_RP not in _policies(server, db) and not any("_s1" in n for n in _cqs(server, db))
+        await ensure_retention(cfg, client, RetentionSection())
+        assert sum("_s1" in n for n in _cqs(server, db)) == 2 * len(SITE_ROLLUPS)
+        await ensure_retention(cfg, client, RetentionSection(site_rollups=False))  # switched off again
+        await ensure_retention(cfg, client, RetentionSection(site_rollups=False))
     finally:
         await client.close()
-    assert SITE_MINUTE_RP not in _policies(server, db) and not any("_s1" in n for n in _cqs(server, db))
+    cqs = _cqs(server, db)
+    assert not any("_s1" in n for n in cqs) and len(cqs) == 2 * len(ROLLUPS)
     choice = server.rows(f'SELECT "rp", "site_rp" FROM "{META_RP}"."rollup_choice"', db)
     assert choice and all(c["site_rp"] == c["rp"] for c in choice)  # province dashboards fall back to per agent
 
