@@ -286,6 +286,15 @@ def main(argv: list[str] | None = None) -> int:
                 for label, s in picked.items():
                     if s > worst[label][0]:
                         worst[label] = (s, t.id)
+        print("\nrows a query over the range scans (load-independent; a field of each measurement):\n\n"
+              "| measurement | 24h raw | 24h 1m | 24h site 1m | 30d 1h | 30d site 1h |\n"
+              "| --- | ---: | ---: | ---: | ---: | ---: |")
+        for m in sorted(range_measurements()):
+            field = next(iter(ROLLUPS[m]))
+            n = [sum(row[1] for s in fetch(url, db, f'SELECT count("{field}") FROM "{rp}"."{m}" WHERE '
+                                                     f'{RANGES[label][0]}') for row in s["values"])
+                 for label, rp in COLUMNS if rp != RAW or label == "24h"]
+            print(f"| {m} | " + " | ".join(f"{x:,}" for x in n) + " |")
         for label in ("24h", "30d"):
             print(f"\nslowest province-wide {label} query on the policy the dashboard picks: "
                   f"{worst[label][0] * 1000:.0f} ms ({worst[label][1]})")
