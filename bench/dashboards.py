@@ -42,7 +42,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -92,9 +92,8 @@ def run_query(url: str, db: str, q: str) -> tuple[float, bool]:
     return time.perf_counter() - t0, bool(series)
 
 
-def copy_back(url: str, db: str, rp: str, lo: int, hi: int, first: int) -> int:
-    """Rows of ``rp`` in [lo, hi) copied to the same hours of every earlier day down to ``first``: the
-    site-level rollup of days whose per-agent rows repeat the same day (``hourly_rollup``) is the same."""
+def copy_rows(url: str, db: str, rp: str, lo: int, hi: int, shifts: Callable[[int], Iterable[int]]) -> int:
+    """Site-level rows of ``rp`` in [lo, hi) copied to ``t + shift`` for each of ``shifts(t)``."""
     enc = LineEncoder()
 
     def lines() -> Iterator[str]:
@@ -107,8 +106,8 @@ def copy_back(url: str, db: str, rp: str, lo: int, hi: int, first: int) -> int:
                 for row in s["values"]:
                     fields = {c: cast.get(types[c], str)(v) for c, v in zip(s["columns"][1:], row[1:], strict=True)
                               if v is not None}
-                    for t in range(row[0] - 86400, first - 1, -86400):
-                        yield enc.line(m, tags, fields, t * 1_000_000_000)
+                    for shift in shifts(row[0]):
+                        yield enc.line(m, tags, fields, (row[0] + shift) * 1_000_000_000)
 
     return write(url, db, rp, lines())
 
@@ -212,9 +211,18 @@ async def seed(url: str, db: str, args: argparse.Namespace) -> tuple[dict[str, i
             await asyncio.gather(*(run(r) for r in by_policy[rp]))
             print(f"  {rp} by the continuous queries' SELECT ... INTO: {time.perf_counter() - t0:.0f} s", flush=True)
         t0 = time.perf_counter()
-        counts[SITE_HOUR_RP] = copy_back(url, db, SITE_HOUR_RP, template_day, dense_hour, int(start - start % HOUR))
+        first = int(start - start % HOUR)
+        counts[SITE_HOUR_RP] = copy_rows(url, db, SITE_HOUR_RP, template_day, dense_hour,
+                                         lambda t: range(-86400, first - 1 - t, -86400))
         print(f"  {SITE_HOUR_RP} of the days before: the last one's rows copied to the others "
               f"({counts[SITE_HOUR_RP]:,} rows): {time.perf_counter() - t0:.0f} s", flush=True)
+        t0 = time.perf_counter()
+        step, stop = int(args.step), int(end)
+        counts[SITE_MINUTE_RP] = copy_rows(url, db, SITE_MINUTE_RP, int(dense - HOUR), stop + 60,
+                                           lambda t: range(60, min(step, stop - t), 60))
+        print(f"  {SITE_MINUTE_RP}: each round's rows copied to the minutes until the next round, as at the "
+              f"probes' 30-60 s intervals every minute of a site has data ({counts[SITE_MINUTE_RP]:,} rows): "
+              f"{time.perf_counter() - t0:.0f} s", flush=True)
         return counts, fleet
     finally:
         await client.close()
