@@ -20,7 +20,9 @@ What is seeded, so that it fits ~20 minutes and still has the rows the dashboard
   day's ``rp_1h`` from ``rp_1m``, and the site-level rollups the province-wide dashboards read: ``rp_site_1m``
   of the dense day, ``rp_site_1h`` of the dense day and of the last day before it; as the per-agent rows of
   the days before repeat that day, so do their site-level rows, which are copied (re-timestamped) to the
-  earlier days instead of re-running a 30-day ``SELECT ... INTO`` (~20 min at 10 PCs per site here).
+  earlier days instead of re-running a 30-day ``SELECT ... INTO`` (~20 min at 10 PCs per site here); and
+  each computed ``rp_site_1m`` minute is copied to the minutes until the next round, since at the probes'
+  30-60 s intervals every minute of a site has data: the 24-hour province-wide panels scan the real rows.
 
 Prints the scale, a Markdown table (milliseconds; best of ``--runs`` on the policy the dashboard picks, one
 run elsewhere) and the slowest province-wide 30-day query on the policy the dashboard picks; exits 1 if that
