@@ -7,8 +7,13 @@
   Continuous queries ``cm_1m_<measurement>`` (raw -> rp_1m) and ``cm_1h_<measurement>`` (rp_1m -> rp_1h)
   keep them filled; ``RESAMPLE ... FOR`` re-computes the last intervals so slightly late points count.
   Points an agent delivers later than that (after a long outage) are rolled up by ``backfill``.
+- ``rp_site_1m`` and ``rp_site_1h`` (same duration, unless ``site_rollups: false``) hold the site-level rollups
+  of the measurements the province-wide dashboards read (``cm_s1m_<m>`` rp_1m -> rp_site_1m, ``cm_s1h_<m>``
+  rp_1h -> rp_site_1h): no ``agent`` tag, so their size does not grow with the PCs per site
+  (collector/retention_rollups.py).
 - ``cm_meta`` (infinite) holds two small measurements at timestamp 0, rewritten at every start:
-  ``rollup_choice`` (which policy fits a time range; dashboards read it in their hidden ``rp`` variable)
+  ``rollup_choice`` (which policy fits a time range, ``rp`` per agent and ``site_rp`` site-level; dashboards read
+  it in their hidden ``rp`` variable)
   and ``commune_inventory`` (every commune of the province with its number of agents and sites, so a
   commune without an agent is a row with ``agents = 0``, not a missing one; ``label`` = "code name" feeds
   the dashboards' commune picker).
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -32,74 +36,36 @@ from collector.influx import InfluxClient
 from collector.lineproto import LineEncoder
 from collector.registry import communes
 from collector.retention_config import RetentionSection, seconds
+from collector.retention_rollups import (
+    HOUR_RP,
+    META_RP,
+    MINUTE_RP,
+    ROLLUPS,
+    SITE_CQ_PREFIXES,
+    SITE_HOUR_RP,
+    SITE_MINUTE_RP,
+    SITE_ROLLUPS,
+    Rollup,
+    rollups,
+    site_policy,
+)
+
+__all__ = [
+    "HOUR_RP",
+    "META_RP",
+    "MINUTE_RP",
+    "ROLLUPS",
+    "SITE_HOUR_RP",
+    "SITE_MINUTE_RP",
+    "SITE_ROLLUPS",
+    "Retention",
+    "Rollup",
+    "ensure_retention",
+    "rollup_choice",
+    "rollups",
+]
 
 log = logging.getLogger("collector.retention")
-
-MINUTE_RP = "rp_1m"
-HOUR_RP = "rp_1h"
-META_RP = "cm_meta"
-
-# measurement -> fields kept in the rollups, each with its aggregate (stored under the same field name).
-# mean for levels and ratios (mean of ``ok`` is availability), max for counters and flags that must not be
-# averaged away (a reboot, a drop counter).
-ROLLUPS: dict[str, dict[str, str]] = {
-    "ping": {"ok": "mean", "loss_percent": "mean", "rtt_avg_ms": "mean", "rtt_median_ms": "mean",
-             "rtt_max_ms": "max", "jitter_ms": "mean"},
-    "http": {"ok": "mean", "total_ms": "mean", "dns_ms": "mean", "connect_ms": "mean", "tls_ms": "mean",
-             "processing_ms": "mean", "transfer_ms": "mean", "first_byte_ms": "mean", "tls_days_left": "min",
-             "slow": "max"},
-    "dns": {"ok": "mean", "lookup_ms": "mean"},
-    "tcp": {"ok": "mean", "connect_ms": "mean"},
-    "uplink": {"ok": "mean", "echo_ms": "mean", "links_configured": "max"},
-    "host": {"cpu_percent": "mean", "mem_percent": "mean", "uptime_s": "max"},
-    "host_disk": {"percent": "mean"},
-    "host_net": {"rx_bps": "mean", "tx_bps": "mean", "up": "min"},
-    "snmp_device": {"ok": "mean", "uptime_s": "max", "rebooted": "max", "cpu_percent": "mean",
-                    "mem_percent": "mean", "interfaces": "max", "interfaces_up": "min", "uplink_up": "min",
-                    "uplink_in_util_percent": "mean", "uplink_out_util_percent": "mean"},
-    "snmp_interface": {"in_bps": "mean", "out_bps": "mean", "in_util_percent": "mean",
-                       "out_util_percent": "mean", "in_errors_per_s": "mean", "out_errors_per_s": "mean",
-                       "oper_up": "min", "admin_up": "min"},
-    "token_module": {"ok": "mean", "loaded": "min", "tokens": "min"},
-    "token": {"ok": "mean", "present": "min", "certificates": "min"},
-    "token_cert": {"days_left": "min", "expired": "max"},
-    "agent": {"queue_depth": "max", "queue_dropped_total": "max", "connected": "min", "clock_offset_ms": "mean"},
-    "agent_status": {"online": "min"},
-    "agent_clock": {"offset_ms": "mean", "skewed": "max"},
-    # alert history (one point per resolved alert): kept for the monthly report beyond the raw retention;
-    # two alerts with the same tags ending in the same minute become one row (their durations summed)
-    "alerts": {"duration_s": "sum", "started_at": "min", "communes": "max"},
-    "collector": {"received": "max", "points_accepted": "max", "points_written": "max", "rejected_total": "max",
-                  "write_errors": "max", "pending_points": "max", "write_latency_mean_ms": "mean",
-                  "write_latency_max_ms": "max"},
-}
-
-
-@dataclass(frozen=True)
-class Rollup:
-    name: str  # the continuous query's name
-    measurement: str
-    source_rp: str
-    target_rp: str
-    every: str  # GROUP BY time(...)
-    resample_for: str
-
-    def select(self, db: str, where: str = "") -> str:
-        fields = ", ".join(f'{agg}("{f}") AS "{f}"' for f, agg in ROLLUPS[self.measurement].items())
-        cond = f" WHERE {where}" if where else ""
-        return (f'SELECT {fields} INTO "{db}"."{self.target_rp}"."{self.measurement}" FROM '
-                f'"{db}"."{self.source_rp}"."{self.measurement}"{cond} GROUP BY time({self.every}), *')
-
-    def create(self, db: str) -> str:
-        return (f'CREATE CONTINUOUS QUERY "{self.name}" ON "{db}" RESAMPLE EVERY {self.every} FOR '
-                f"{self.resample_for} BEGIN {self.select(db)} END")
-
-
-def rollups(cfg: RetentionSection) -> list[Rollup]:
-    out = [Rollup(f"cm_1m_{m}", m, cfg.raw_policy, MINUTE_RP, "1m", "10m") for m in ROLLUPS]
-    out += [Rollup(f"cm_1h_{m}", m, MINUTE_RP, HOUR_RP, "1h", "2h") for m in ROLLUPS]
-    return out
-
 
 def _influx_duration(shown: str) -> int:
     """InfluxDB shows durations as ``720h0m0s`` (``0s`` is infinite)."""
@@ -117,11 +83,12 @@ def _unquoted(q: str) -> str:
     return q.replace('"', "")
 
 
-def rollup_choice(cfg: RetentionSection) -> list[tuple[str, str, int, int]]:
-    """(idx, policy, from_ms, to_ms): the policy for a time range of length in (from_ms, to_ms]."""
+def rollup_choice(cfg: RetentionSection) -> list[tuple[str, str, str, int, int]]:
+    """(idx, policy, site policy, from_ms, to_ms): the policy for a time range of length in (from_ms, to_ms],
+    for a dashboard reading per-agent data and for a province-wide one reading site-level data."""
     raw_ms, minute_ms = seconds(cfg.raw_max_range) * 1000, seconds(cfg.minute_max_range) * 1000
-    return [("0", cfg.raw_policy, 0, raw_ms), ("1", MINUTE_RP, raw_ms, minute_ms),
-            ("2", HOUR_RP, minute_ms, 1 << 62)]
+    rows = [("0", cfg.raw_policy, 0, raw_ms), ("1", MINUTE_RP, raw_ms, minute_ms), ("2", HOUR_RP, minute_ms, 1 << 62)]
+    return [(idx, rp, site_policy(cfg, rp), lo, hi) for idx, rp, lo, hi in rows]
 
 
 def inventory_lines(cfg: CollectorConfig, encoder: LineEncoder) -> list[str]:
@@ -141,8 +108,8 @@ def inventory_lines(cfg: CollectorConfig, encoder: LineEncoder) -> list[str]:
 
 def meta_lines(cfg: CollectorConfig, rcfg: RetentionSection) -> list[str]:
     enc = LineEncoder()
-    lines = [enc.line("rollup_choice", {"idx": idx}, {"rp": rp, "from_ms": lo, "to_ms": hi}, 0)
-             for idx, rp, lo, hi in rollup_choice(rcfg)]
+    lines = [enc.line("rollup_choice", {"idx": idx}, {"rp": rp, "site_rp": site_rp, "from_ms": lo, "to_ms": hi}, 0)
+             for idx, rp, site_rp, lo, hi in rollup_choice(rcfg)]
     return lines + inventory_lines(cfg, enc)
 
 
@@ -188,6 +155,9 @@ class Retention:
         await self._policy(existing, self.rcfg.raw_policy, self.rcfg.raw_duration, default=True)
         await self._policy(existing, MINUTE_RP, self.rcfg.rollup_duration, default=False)
         await self._policy(existing, HOUR_RP, self.rcfg.rollup_duration, default=False)
+        if self.rcfg.site_rollups:
+            await self._policy(existing, SITE_MINUTE_RP, self.rcfg.rollup_duration, default=False)
+            await self._policy(existing, SITE_HOUR_RP, self.rcfg.rollup_duration, default=False)
         await self._policy(existing, META_RP, "INF", default=False)
         have = await self.continuous_queries()
         for r in rollups(self.rcfg):
@@ -198,6 +168,11 @@ class Retention:
                 await self.influx.query(f'DROP CONTINUOUS QUERY "{r.name}" ON "{self.db}"')
             await self.influx.query(want)
             log.info("continuous query %s %s", r.name, "replaced" if r.name in have else "created")
+        wanted = {r.name for r in rollups(self.rcfg)}
+        for name in sorted(have):
+            if name.startswith(SITE_CQ_PREFIXES) and name not in wanted:  # site_rollups switched off
+                await self.influx.query(f'DROP CONTINUOUS QUERY "{name}" ON "{self.db}"')
+                log.info("continuous query %s dropped (site_rollups is off; rp_site_* keep their data)", name)
 
     async def write_meta(self, cfg: CollectorConfig) -> None:
         """Rewrite ``rollup_choice`` and ``commune_inventory`` (timestamp 0: same points, overwritten)."""

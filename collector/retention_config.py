@@ -42,6 +42,9 @@ class RetentionSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     """Dashboards read raw points for time ranges up to this long..."""
     minute_max_range: Duration = "14d"
     """...1-minute rollups up to this long, and 1-hour rollups beyond."""
+    site_rollups: bool = True
+    """Also roll up per site (``rp_site_1m``, ``rp_site_1h``: no ``agent`` tag) for the province-wide dashboards,
+    which then read them at every time range; without them those dashboards read the per-agent choice."""
 
     def __post_init__(self) -> None:
         if self.raw_max_range == "INF" or self.minute_max_range == "INF":

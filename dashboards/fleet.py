@@ -21,7 +21,7 @@ from dashboards.lib import (
 def build() -> dash.Dashboard:
     b = (board("fleet", "Agent và collector", "Các agent còn báo về không, hàng đợi, đồng hồ; collector nhận, "
                "ghi, từ chối bao nhiêu.", ["vận hành"])
-         .with_variable(rp_variable()).link(link_to("overview", "Toàn tỉnh")))
+         .with_variable(rp_variable(site=True)).link(link_to("overview", "Toàn tỉnh")))
     lay = Layout(b)
     lay.row("Agent")
     lay.add(table.Panel().title("Agent: lần cuối báo về")
@@ -51,20 +51,25 @@ def build() -> dash.Dashboard:
                                   'GROUP BY time($__interval), "commune_name" fill(none)', alias="$tag_commune_name")),
             12, 8)
     lay.add(timeseries.Panel().title("Lô bị bỏ")
-            .description("Tổng số lô agent đã phải bỏ vì hàng đợi đầy/quá cũ (bộ đếm cộng dồn): tăng là mất dữ liệu.")
+            .description("Số lô agent đã phải bỏ vì hàng đợi đầy/quá cũ (bộ đếm cộng dồn), lớn nhất trong các máy "
+                         "của mỗi xã: tăng là mất dữ liệu; máy nào: bảng \"Agent: lần cuối báo về\".")
             .with_target(InfluxQL('SELECT max("queue_dropped_total") FROM "$rp"."agent" WHERE $timeFilter '
-                                  'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent")), 12, 8)
+                                  'GROUP BY time($__interval), "commune_name" fill(none)', alias="$tag_commune_name")),
+            12, 8)
     lay.add(timeseries.Panel().title("Lệch đồng hồ")
-            .description("Đồng hồ collector trừ đồng hồ agent; lệch quá 30 giây làm sai thời điểm của dữ liệu.")
-            .with_target(InfluxQL('SELECT mean("offset_ms") FROM "$rp"."agent_clock" WHERE $timeFilter '
-                                  'GROUP BY time($__interval), "agent" fill(none)', alias="$tag_agent"))
+            .description("Đồng hồ collector trừ đồng hồ agent, lớn nhất trong các máy của mỗi xã (dương: đồng hồ máy "
+                         "chậm); lệch quá 30 giây làm sai thời điểm của dữ liệu. Từng máy: bảng \"Agent: lần cuối "
+                         "báo về\" và cảnh báo lệch đồng hồ.")
+            .with_target(InfluxQL('SELECT max("offset_ms") FROM "$rp"."agent_clock" WHERE $timeFilter '
+                                  'GROUP BY time($__interval), "commune_name" fill(none)', alias="$tag_commune_name"))
             .unit("ms").thresholds(thresholds((None, "green"), (30000, "red"))), 12, 8)
-    lay.add(timeseries.Panel().title("Số agent đang báo về")
-            .description("Số agent có dữ liệu trong từng khoảng thời gian: giảm đột ngột là mất kết nối hàng loạt "
-                         "(mất điện, sự cố nhà mạng) hoặc collector có vấn đề.")
+    lay.add(timeseries.Panel().title("Số điểm có agent báo về")
+            .description("Số điểm (trụ sở, điểm làm việc) có ít nhất một agent báo về trong từng khoảng thời gian: "
+                         "giảm đột ngột là mất kết nối hàng loạt (mất điện, sự cố nhà mạng) hoặc collector có vấn đề. "
+                         "Số agent đang báo về lúc này: trang tổng quan.")
             .with_target(InfluxQL('SELECT count("q") FROM (SELECT last("queue_depth") AS "q" FROM "$rp"."agent" '
-                                  'WHERE $timeFilter GROUP BY time($__interval), "agent") '
-                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)', alias="agent")), 12, 8)
+                                  'WHERE $timeFilter GROUP BY time($__interval), "commune", "site") '
+                                  'WHERE $timeFilter GROUP BY time($__interval) fill(none)', alias="điểm")), 12, 8)
     lay.row("Collector")
     lay.add(timeseries.Panel().title("Tốc độ nhận và ghi")
             .description("Điểm dữ liệu collector nhận và ghi vào InfluxDB mỗi giây.")

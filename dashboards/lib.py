@@ -75,11 +75,14 @@ class Alerts(cogbuilder.Builder[cogvariants.Dataquery]):
         return self._internal
 
 
-def rp_variable() -> dash.QueryVariable:
+def rp_variable(site: bool = False) -> dash.QueryVariable:
     """Hidden ``rp``: the retention policy that fits the time range, read from ``cm_meta.rollup_choice``
     (raw up to 2 days, 1-minute rollups up to 14 days, 1-hour rollups beyond). Grafana replaces ``$__from``
-    and ``$__to`` (ms) and re-runs it whenever the time range changes."""
-    q = (f'SELECT "rp" FROM "{META_RP}"."rollup_choice" WHERE "from_ms" < $__to - $__from '
+    and ``$__to`` (ms) and re-runs it whenever the time range changes. ``site``: a province-wide dashboard,
+    which reads the site-level rollups (``site_rp``: rp_site_1m up to 14 days, rp_site_1h beyond), whose size
+    does not grow with the number of PCs per site."""
+    field = "site_rp" if site else "rp"
+    q = (f'SELECT "{field}" FROM "{META_RP}"."rollup_choice" WHERE "from_ms" < $__to - $__from '
          'AND "to_ms" >= $__to - $__from')
     return (dash.QueryVariable("rp").label("Độ phân giải").datasource(INFLUX).query(q)
             .refresh(m.VariableRefresh.ON_TIME_RANGE_CHANGED).hide(m.VariableHide.HIDE_VARIABLE)

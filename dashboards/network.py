@@ -26,14 +26,15 @@ RENAME = {"commune_name": "Xã/phường", "site": "Điểm", "device": "Thiết
 def build() -> dash.Dashboard:
     b = (board("network", "Thiết bị mạng", "Router/switch của các xã: khởi động lại, mức sử dụng đường lên, lỗi, "
                "cổng mạng bị rớt.", ["thiết bị mạng"])
-         .with_variable(rp_variable()).link(link_to("overview", "Toàn tỉnh")))
+         .with_variable(rp_variable(site=True)).link(link_to("overview", "Toàn tỉnh")))
     lay = Layout(b)
     link = [m.DynamicConfigValue("links", [commune_data_link().build()])]
     lay.add(table.Panel().title("Thời gian chạy và khởi động lại")
             .description("Thời gian thiết bị đã chạy liên tục và số lần khởi động lại trong khoảng thời gian đang "
-                         "xem; khởi động lại nhiều là dấu hiệu nguồn điện hoặc thiết bị cũ.")
-            .with_target(InfluxQL(f'SELECT last("uptime_s") AS "uptime", sum("rebooted") AS "reboots" '
-                                  f'FROM "{RAW_RP}"."snmp_device" WHERE $timeFilter '
+                         "xem; khởi động lại nhiều là dấu hiệu nguồn điện hoặc thiết bị cũ. Với dữ liệu gộp, hai lần khởi động "
+                         "lại trong cùng một phút (một giờ) tính là một.")
+            .with_target(InfluxQL('SELECT last("uptime_s") AS "uptime", sum("rebooted") AS "reboots" '
+                                  'FROM "$rp"."snmp_device" WHERE $timeFilter '
                                   'GROUP BY "commune", "commune_name", "site", "device"', table=True))
             .with_transformation(transform("organize", {"excludeByName": {"Time": True, "commune": True},
                                                          "renameByName": RENAME}))

@@ -65,7 +65,7 @@ def status_table() -> table.Panel:
 def build() -> dash.Dashboard:
     b = (board("overview", "Toàn tỉnh — tổng quan", "Xã/phường nào đang có sự cố, loại sự cố gì, từ khi nào; "
                "bấm tên xã để xem chi tiết.", ["tổng quan"])
-         .with_variable(rp_variable())
+         .with_variable(rp_variable(site=True))
          .link(link_to("portals", "Cổng dịch vụ")).link(link_to("signatures", "Chữ ký số"))
          .link(link_to("network", "Thiết bị mạng")).link(link_to("fleet", "Agent và collector")))
     lay = Layout(b)

@@ -26,7 +26,7 @@ SVC = 'AND "service" =~ /^$service$/'
 def build() -> dash.Dashboard:
     b = (board("portals", "Cổng dịch vụ công", "Các cổng dịch vụ công và hệ thống TTHC có truy cập được từ các xã "
                "không, nhanh hay chậm; xã nào đang lỗi.", ["cổng dịch vụ"])
-         .with_variable(rp_variable()).with_variable(tag_variable("service", "Cổng", "http"))
+         .with_variable(rp_variable(site=True)).with_variable(tag_variable("service", "Cổng", "http"))
          .link(link_to("overview", "Toàn tỉnh")))
     lay = Layout(b)
     lay.add(timeseries.Panel().title("Khả dụng theo cổng")

@@ -43,7 +43,7 @@ def expiring(days: int) -> table.Panel:
 def build() -> dash.Dashboard:
     b = (board("signatures", "Chữ ký số", "USB token ký số có trên máy không, chứng thư nào sắp hết hạn, "
                "middleware của nhà cung cấp có chạy không.", ["chữ ký số"])
-         .with_variable(rp_variable()).link(link_to("overview", "Toàn tỉnh")))
+         .with_variable(rp_variable(site=True)).link(link_to("overview", "Toàn tỉnh")))
     lay = Layout(b)
     token_last = (f'SELECT last("present") AS "present" FROM "{RAW_RP}"."token" WHERE {RECENT} '
                   'GROUP BY "agent"')

@@ -26,6 +26,9 @@ from collector.retention import (
     META_RP,
     MINUTE_RP,
     ROLLUPS,
+    SITE_HOUR_RP,
+    SITE_MINUTE_RP,
+    SITE_ROLLUPS,
     Retention,
     ensure_retention,
     rollups,
@@ -59,9 +62,13 @@ async def test_policies_and_continuous_queries_are_created_once(influx: tuple[In
         await r.ensure()
         first = (_policies(server, db), _cqs(server, db))
         assert first[0] == {"autogen": ("720h0m0s", True), MINUTE_RP: ("17472h0m0s", False),
-                            HOUR_RP: ("17472h0m0s", False), META_RP: ("0s", False)}
-        assert set(first[1]) == {f"cm_{g}_{m}" for g in ("1m", "1h") for m in ROLLUPS}
+                            HOUR_RP: ("17472h0m0s", False), SITE_MINUTE_RP: ("17472h0m0s", False),
+                            SITE_HOUR_RP: ("17472h0m0s", False), META_RP: ("0s", False)}
+        assert set(first[1]) == ({f"cm_{g}_{m}" for g in ("1m", "1h") for m in ROLLUPS}
+                                 | {f"cm_{g}_{m}" for g in ("s1m", "s1h") for m in SITE_ROLLUPS})
         assert "INTO" in first[1]["cm_1m_ping"] and "autogen.ping" in first[1]["cm_1m_ping"]
+        site = first[1]["cm_s1h_ping"]
+        assert f"{HOUR_RP}.ping" in site and "*" not in site and "agent" not in site.split("GROUP BY")[1]
         await r.ensure()
         assert (_policies(server, db), _cqs(server, db)) == first
     finally:
@@ -178,7 +185,80 @@ async def test_nothing_is_created_on_influxdb_2(influx: tuple[Influx, str]) -> N
 
 def test_every_rollup_reads_the_policy_below_it() -> None:
     rs = rollups(RetentionSection(raw_policy="raw"))
-    assert {(r.source_rp, r.target_rp, r.every) for r in rs} == {("raw", MINUTE_RP, "1m"), (MINUTE_RP, HOUR_RP, "1h")}
+    assert {(r.source_rp, r.target_rp, r.every) for r in rs} == {
+        ("raw", MINUTE_RP, "1m"), (MINUTE_RP, HOUR_RP, "1h"), (MINUTE_RP, SITE_MINUTE_RP, "1m"),
+        (HOUR_RP, SITE_HOUR_RP, "1h")}
+    order = [r.target_rp for r in rs]  # a backfill runs them in this order: each after the one it reads
+    assert order.index(SITE_MINUTE_RP) > order.index(MINUTE_RP) and order.index(SITE_HOUR_RP) > order.index(HOUR_RP)
+
+
+async def test_site_rollups_can_be_switched_off(influx: tuple[Influx, str]) -> None:
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    try:
+        await ensure_retention(cfg, client, RetentionSection(site_rollups=False))
+        assert SITE_MINUTE_RP not in _policies(server, db) and not any("_s1" in n for n in _cqs(server, db))
+        await ensure_retention(cfg, client, RetentionSection())
+        assert sum("_s1" in n for n in _cqs(server, db)) == 2 * len(SITE_ROLLUPS)
+        await ensure_retention(cfg, client, RetentionSection(site_rollups=False))  # switched off again
+        await ensure_retention(cfg, client, RetentionSection(site_rollups=False))
+    finally:
+        await client.close()
+    cqs = _cqs(server, db)
+    assert not any("_s1" in n for n in cqs) and len(cqs) == 2 * len(ROLLUPS)
+    choice = server.rows(f'SELECT "rp", "site_rp" FROM "{META_RP}"."rollup_choice"', db)
+    assert choice and all(c["site_rp"] == c["rp"] for c in choice)  # province dashboards fall back to per agent
+
+
+async def test_site_rollup_of_two_pcs_is_their_mean_and_keeps_max_and_min(influx: tuple[Influx, str]) -> None:
+    """Two PCs of one site, 1-minute rounds for an hour: PC 1 always reaches the portal, PC 2 one round in
+    four. The site-level rollups (no agent tag) hold the mean of the two PCs' availability, a max stays the
+    larger PC's max, a min the smaller one's; another site stays apart; the installed CQs' own queries compute
+    the same as the backfill."""
+    server, db = influx
+    cfg = _cfg(server, db)
+    client = make_influx_client(cfg.influx)
+    hour = int(time.time()) // 3600 * 3600 - 7200  # a whole hour that has ended
+    ident = "province=25,commune=07900,commune_name=Phường\\ Việt\\ Trì"
+    lines = []
+    for k in range(60):
+        t = (hour + 60 * k) * 1_000_000_000
+        for pc, ok in (("pc-1", 1), ("pc-2", int(k % 4 == 0))):
+            lines.append(f"http,{ident},site=main,agent={pc},service=dvc,url=https://x/{pc} ok={ok}i,"
+                         f"total_ms={100 if pc == 'pc-1' else 300}.0,tls_days_left={30 if pc == 'pc-1' else 20}.0 {t}")
+        lines.append(f"http,{ident},site=annex,agent=pc-9,service=dvc,url=https://x/ ok=0i,total_ms=1.0 {t}")
+        lines.append(f"agent_clock,{ident},site=main,agent=pc-1 offset_ms=-5.0,skewed=0i {t}")
+        lines.append(f"agent_clock,{ident},site=main,agent=pc-2 offset_ms={40000 if k == 7 else 10}.0,"
+                     f"skewed={int(k == 7)}i {t}")
+    try:
+        r = Retention(client, cfg.influx, RetentionSection())
+        await r.ensure()
+        await client.write("\n".join(lines).encode())
+        await r.backfill(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour)),
+                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(hour + 3600)))
+        minute = server.rows(f'SELECT * FROM "{SITE_MINUTE_RP}"."http" WHERE "site" = \'main\' GROUP BY *', db)
+        assert len(minute) == 60 and {m["ok"] for m in minute} == {0.5, 1.0}
+        assert "agent" not in minute[0] and "url" not in minute[0] and minute[0]["service"] == "dvc"
+        assert {m["total_ms"] for m in minute} == {200.0} and {m["tls_days_left"] for m in minute} == {20.0}
+        site_hour = server.rows(f'SELECT * FROM "{SITE_HOUR_RP}"."http" GROUP BY "site"', db)
+        by_site = {h["site"]: h for h in site_hour}
+        assert len(site_hour) == 2 and by_site["main"]["ok"] == (1 + 0.25) / 2 and by_site["annex"]["ok"] == 0
+        per_pc = server.rows(f'SELECT mean("ok") AS "ok" FROM "{HOUR_RP}"."http" WHERE "site" = \'main\'', db)
+        assert per_pc[0]["ok"] == by_site["main"]["ok"]  # the site's availability is the mean of its PCs'
+        clock = server.rows(f'SELECT "offset_ms", "skewed" FROM "{SITE_HOUR_RP}"."agent_clock"', db)
+        assert len(clock) == 1 and clock[0]["skewed"] == 1 and clock[0]["offset_ms"] > 600  # the worst PC
+        cqs = _cqs(server, db)  # the continuous query computes what the backfill did
+        server.query('DROP MEASUREMENT "http"', db)
+        await client.write("\n".join(lines).encode())
+        window = f"time >= {hour}s AND time < {hour + 3600}s"
+        for name in ("cm_1m_http", "cm_1h_http", "cm_s1h_http"):
+            select = cqs[name].split(" BEGIN ", 1)[1].removesuffix(" END")
+            server.query(select.replace(" GROUP BY time(", f" WHERE {window} GROUP BY time("), db)
+        again = server.rows(f'SELECT "ok" FROM "{SITE_HOUR_RP}"."http" GROUP BY "site"', db)
+        assert {h["site"]: h["ok"] for h in again} == {"main": 0.625, "annex": 0.0}
+    finally:
+        await client.close()
 
 
 async def test_the_collector_sets_them_up_when_it_starts(tmp_path: Path, mosquitto: int,
@@ -198,7 +278,7 @@ async def test_the_collector_sets_them_up_when_it_starts(tmp_path: Path, mosquit
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert {MINUTE_RP, HOUR_RP, META_RP} <= set(_policies(server, db))
-    assert len(_cqs(server, db)) == 2 * len(ROLLUPS)
+    assert len(_cqs(server, db)) == 2 * len(ROLLUPS) + 2 * len(SITE_ROLLUPS)
     rows = server.rows(f'SELECT "agents" FROM "{META_RP}"."commune_inventory" WHERE "commune" = \'07900\'', db)
     assert [r["agents"] for r in rows] == [1]
 

@@ -1,6 +1,7 @@
 """Every InfluxQL query of every panel and variable, with its variables substituted the way Grafana does, runs
-against a real InfluxDB holding a simulated day of the province and returns data — from raw points and from
-both rollups where the panel switches with the time range."""
+against a real InfluxDB holding a simulated day of the province and returns data — on every policy its
+dashboard's ``rp`` variable can pick: raw points and both per-agent rollups, and for the province-wide
+dashboards also both site-level rollups (which they pick by default)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ from typing import Any
 
 import pytest
 
-from collector.retention import HOUR_RP, MINUTE_RP
+from collector.retention import HOUR_RP, MINUTE_RP, SITE_HOUR_RP, SITE_MINUTE_RP
 from collector.retention_config import RetentionSection
 from tests.dashboards.conftest import Seeded
 from tests.dashboards.panels import dashboards, influxql_targets, substitute, variables_used
 
 RAW = RetentionSection().raw_policy
 TARGETS = influxql_targets()
+PER_AGENT = [RAW, MINUTE_RP, HOUR_RP]
+
+
+def site_level(board: str) -> bool:
+    """The dashboard's ``rp`` variable reads ``site_rp``: it picks the site-level rollups."""
+    return any(v["name"] == "rp" and '"site_rp"' in v["query"] for v in dashboards()[board]["templating"]["list"])
+
+
+def policies(board: str) -> list[str]:
+    """Every policy the dashboard can pick: the site-level ones, and the per-agent ones it falls back to when
+    ``retention.site_rollups`` is off."""
+    return [*PER_AGENT, SITE_MINUTE_RP, SITE_HOUR_RP] if site_level(board) else PER_AGENT
 
 
 def values_for(seeded: Seeded, rp: str) -> dict[str, str]:
@@ -30,7 +43,7 @@ def has_data(series: list[dict[str, Any]]) -> bool:
 def _cases() -> list[Any]:
     cases = []
     for t in TARGETS:
-        for rp in ([RAW, MINUTE_RP, HOUR_RP] if "$rp" in t.query else [RAW]):
+        for rp in (policies(t.dashboard) if "$rp" in t.query else [RAW]):
             cases.append(pytest.param(t, rp, id=f"{t.id}@{rp}"))
     return cases
 
@@ -38,6 +51,18 @@ def _cases() -> list[Any]:
 def test_there_are_queries_to_check() -> None:
     assert len(TARGETS) >= 40
     assert sum("$rp" in t.query for t in TARGETS) >= 20
+    assert {b for b in dashboards() if site_level(b)} == {"province-overview", "service-portals", "digital-signatures",
+                                                           "network-devices", "agent-fleet"}
+
+
+def test_province_wide_range_panels_never_group_by_a_per_pc_tag() -> None:
+    """The site-level rollups have no ``agent`` (nor serial, url...) tag: a province-wide panel grouping by one
+    would show a single merged series on them."""
+    for t in TARGETS:
+        if site_level(t.dashboard) and "$rp" in t.query:
+            clauses = re.findall(r"GROUP BY ((?:time\([^)]*\)|[^)])*?)(?= fill\(|\)|$)", t.query)
+            grouped = set(re.findall(r'"(\w+)"', " ".join(clauses)))
+            assert not grouped & {"agent", "token", "serial", "url", "reader", "path", "interface_alias"}, t.id
 
 
 @pytest.mark.integration
@@ -66,15 +91,22 @@ def _variables() -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("range_days", "want"), [(1, RAW), (2, RAW), (10, MINUTE_RP), (30, HOUR_RP), (365, HOUR_RP)])
-def test_rollup_variable_picks_the_policy_for_the_time_range(seeded: Seeded, range_days: int, want: str) -> None:
+@pytest.mark.parametrize(("range_days", "want", "want_site"), [
+    (1, RAW, SITE_MINUTE_RP), (2, RAW, SITE_MINUTE_RP), (10, MINUTE_RP, SITE_MINUTE_RP), (30, HOUR_RP, SITE_HOUR_RP),
+    (365, HOUR_RP, SITE_HOUR_RP)])
+def test_rollup_variable_picks_the_policy_for_the_time_range(seeded: Seeded, range_days: int, want: str,
+                                                             want_site: str) -> None:
+    """Commune detail: raw, then per-agent rollups; province-wide dashboards: site-level rollups at every range."""
     to = 1_764_000_000_000
+    checked = set()
     for board, var in _variables():
         if var["name"] != "rp":
             continue
         q = var["query"].replace("$__to", str(to)).replace("$__from", str(to - range_days * 86_400_000))
         got = [row[1] for s in seeded.influx.query(q, seeded.db) for row in s["values"]]
-        assert got == [want], (board, q)
+        assert got == [want_site if site_level(board) else want], (board, q)
+        checked.add(site_level(board))
+    assert checked == {True, False}
 
 
 @pytest.mark.integration
