@@ -34,8 +34,8 @@ from collector.config import parse_inventory
 from collector.lineproto import LineEncoder
 from collector.registry import communes
 
-PROVINCE_AGENTS = 148 * 3  # communes x PCs, a generous estimate
-POINTS_PER_AGENT_PER_MIN = 60
+PROVINCE_POINTS_PER_S = 1780
+"""Phú Thọ at 10 PCs per site (2,706 agents, default intervals): bench/province_load.py --pcs 10."""
 
 
 def build(agents: list[str], batches: int, points: int, t0: int) -> list[tuple[str, bytes]]:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         ref_after, _ = direct_ingest(ms.influx_url, "ref2", lines)
         influx_cpu_direct = (influx_cpu_direct + _cpu(influx) - influx_cpu0) / 2
         rate, ref = total / elapsed, (ref_before + ref_after) / 2
-        need = PROVINCE_AGENTS * POINTS_PER_AGENT_PER_MIN / 60
+        need = PROVINCE_POINTS_PER_S
         per100k = {n: c / total * 1e5 for n, c in cpu.items()}
         print(f"{len(msgs)} batches x {args.points} points = {total} points from {args.agents} agents; "
               f"direct before {ref_before:,.0f}/s, after {ref_after:,.0f}/s; drain {elapsed:.1f}s; CPU s per 100k "
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             Row("InfluxDB CPU per 100k points in the drain", per100k["influxdb"], "CPU s", "InfluxDB's, direct ingest",
                 influx_cpu_direct / total * 1e5),
             Row("mosquitto CPU per 100k points", per100k["mosquitto"], "CPU s"),
-            Row("headroom over a province (~444 agents x 60 points/min)", rate / need, "x"),
+            Row("headroom over Phú Thọ at 10 PCs per site (~1,780 points/s)", rate / need, "x"),
         ], {"agents": args.agents, "batches": args.batches, "points": args.points, "total_points": total,
             "direct_before": ref_before, "direct_after": ref_after, "drain_s": elapsed,
             "influx_writes": writes[0], "influx_points_per_write": writes[1] / max(1, writes[0])})

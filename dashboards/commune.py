@@ -15,6 +15,7 @@ from dashboards.lib import (
     board,
     commune_variable,
     link_to,
+    newest,
     reduce_last,
     rp_variable,
     tag_variable,
@@ -54,8 +55,8 @@ def build() -> dash.Dashboard:
                f'SELECT mean("rtt_avg_ms") FROM "$rp"."ping" WHERE $timeFilter AND {SEL} '
                'GROUP BY time($__interval), "site", "name" fill(none)', "ms", "$tag_site $tag_name"), 10, 8)
     lay.add(tbl("Đường truyền đang dùng", "Nhà mạng (link) và địa chỉ IP công cộng mỗi máy đang dùng.",
-                f'SELECT last("public_ip") AS "ip", last("echo_ms") AS "echo_ms" FROM "{RAW_RP}"."uplink" '
-                f'WHERE $timeFilter AND {SEL} GROUP BY "site", "agent", "link"',
+                newest({"public_ip": "ip", "echo_ms": "echo_ms"}, f'"{RAW_RP}"."uplink"', f"$timeFilter AND {SEL}",
+                       '"site", "agent", "link"'),
                 {"site": "Điểm", "agent": "Máy", "link": "Nhà mạng", "ip": "IP công cộng", "echo_ms": "Echo (ms)",
                  "Time": "Lần cuối"}), 12, 8)
     lay.add(ts("Độ trễ Internet theo nhà mạng", "Thời gian phản hồi dịch vụ echo qua từng đường truyền.",
@@ -72,14 +73,14 @@ def build() -> dash.Dashboard:
                f'SELECT mean("ok") FROM "$rp"."http" WHERE $timeFilter AND {SEL} '
                'GROUP BY time($__interval), "service" fill(none)', "percentunit", "$tag_service").min(0).max(1), 12, 8)
     lay.add(tbl("Lỗi gần nhất của cổng", "Kết quả lần kiểm tra gần nhất của từng cổng, từng máy.",
-                f'SELECT last("result") AS "result", last("reason") AS "reason", last("total_ms") AS "total_ms" '
-                f'FROM "{RAW_RP}"."http" WHERE $timeFilter AND {SEL} GROUP BY "site", "agent", "service"',
+                newest({"result": "result", "reason": "reason", "total_ms": "total_ms"}, f'"{RAW_RP}"."http"',
+                       f"$timeFilter AND {SEL}", '"site", "agent", "service"'),
                 {"site": "Điểm", "agent": "Máy", "service": "Cổng", "result": "Kết quả", "reason": "Chi tiết",
                  "total_ms": "Tổng (ms)", "Time": "Lúc"}), 24, 7)
     lay.row("Chữ ký số")
     lay.add(tbl("USB token", "Token có cắm vào máy không, có bao nhiêu chứng thư.",
-                f'SELECT last("present") AS "present", last("certificates") AS "certs", last("result") AS "result" '
-                f'FROM "{RAW_RP}"."token" WHERE $timeFilter AND {SEL} GROUP BY "site", "agent", "module"',
+                newest({"present": "present", "certificates": "certs", "result": "result"}, f'"{RAW_RP}"."token"',
+                       f"$timeFilter AND {SEL}", '"site", "agent", "module"'),
                 {"site": "Điểm", "agent": "Máy", "module": "Middleware", "present": "Có token",
                  "certs": "Số chứng thư", "result": "Kết quả", "Time": "Lúc"}), 12, 8)
     lay.add(tbl("Chứng thư số và hạn dùng", "Số ngày còn lại đến khi chứng thư hết hạn (âm: đã hết hạn).",
@@ -90,10 +91,9 @@ def build() -> dash.Dashboard:
             .thresholds(thresholds((None, "red"), (7, "orange"), (30, "green"))), 12, 8)
     lay.row("Router và mạng LAN")
     lay.add(tbl("Cổng mạng của router", "Trạng thái từng cổng (1 = hoạt động), mức sử dụng và gói lỗi.",
-                f'SELECT last("oper_up") AS "up", last("admin_up") AS "enabled", last("in_util_percent") AS "in_util", '
-                f'last("out_util_percent") AS "out_util", last("in_errors_per_s") AS "in_err" '
-                f'FROM "{RAW_RP}"."snmp_interface" WHERE $timeFilter AND {SEL} '
-                'GROUP BY "site", "device", "interface"',
+                newest({"oper_up": "up", "admin_up": "enabled", "in_util_percent": "in_util",
+                        "out_util_percent": "out_util", "in_errors_per_s": "in_err"},
+                       f'"{RAW_RP}"."snmp_interface"', f"$timeFilter AND {SEL}", '"site", "device", "interface"'),
                 {"site": "Điểm", "device": "Thiết bị", "interface": "Cổng", "up": "Hoạt động", "enabled": "Bật",
                  "in_util": "Vào (%)", "out_util": "Ra (%)", "in_err": "Lỗi vào (gói/s)", "Time": "Lúc"}), 12, 8)
     lay.add(ts("Lưu lượng router", "Lưu lượng vào/ra của từng cổng router.",

@@ -11,6 +11,7 @@ from dashboards.lib import (
     Layout,
     board,
     link_to,
+    newest,
     rp_variable,
     sort_by,
     thresholds,
@@ -27,10 +28,9 @@ def build() -> dash.Dashboard:
     lay.add(table.Panel().title("Agent: lần cuối báo về")
             .description("Mỗi agent một dòng: lần cuối có dữ liệu (7 ngày qua), hàng đợi chưa gửi, số lô bị bỏ, "
                          "lệch đồng hồ. Agent lâu không báo về nằm trên cùng.")
-            .with_target(InfluxQL(
-                f'SELECT last("queue_depth") AS "queue", last("queue_dropped_total") AS "dropped", '
-                f'last("clock_offset_ms") AS "offset_ms" FROM "{RAW_RP}"."agent" WHERE time > now() - 7d '
-                'GROUP BY "commune_name", "site", "agent"', table=True))
+            .with_target(InfluxQL(newest(
+                {"queue_depth": "queue", "queue_dropped_total": "dropped", "clock_offset_ms": "offset_ms"},
+                f'"{RAW_RP}"."agent"', "time > now() - 7d", '"commune_name", "site", "agent"'), table=True))
             .with_transformation(transform("organize", {"renameByName": {
                 "Time": "Lần cuối", "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
                 "queue": "Hàng đợi (lô)", "dropped": "Đã bỏ (lô)", "offset_ms": "Lệch đồng hồ (ms)"}}))
@@ -41,8 +41,8 @@ def build() -> dash.Dashboard:
             .with_target(InfluxQL(
                 f'SELECT last("version") AS "version", last("state") AS "state" FROM "{RAW_RP}"."agent_status" '
                 'WHERE time > now() - 30d GROUP BY "commune_name", "site", "agent"', table=True))
-            .with_transformation(transform("organize", {"renameByName": {
-                "Time": "Báo trạng thái lúc", "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
+            .with_transformation(transform("organize", {"excludeByName": {"Time": True}, "renameByName": {
+                "commune_name": "Xã/phường", "site": "Điểm", "agent": "Agent",
                 "version": "Phiên bản", "state": "Trạng thái"}}))
             .filterable(True).sort_by([sort_by("Phiên bản")]), 24, 8)
     lay.add(timeseries.Panel().title("Hàng đợi của agent")

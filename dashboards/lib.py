@@ -75,6 +75,16 @@ class Alerts(cogbuilder.Builder[cogvariants.Dataquery]):
         return self._internal
 
 
+def newest(fields: dict[str, str], source: str, where: str, group_by: str) -> str:
+    """The newest point of each group, with its own time: ``fields`` maps field -> column name.
+
+    Not ``last(a), last(b)``: InfluxQL gives a query with several selectors the start of the time range as
+    its time, so a "last seen" column would show the range start, and each ``last`` may come from a different
+    point (a failure reason from an earlier round beside the current result)."""
+    cols = ", ".join(f'"{f}" AS "{a}"' for f, a in fields.items())
+    return f"SELECT {cols} FROM {source} WHERE {where} GROUP BY {group_by} ORDER BY time DESC LIMIT 1"
+
+
 def rp_variable(site: bool = False) -> dash.QueryVariable:
     """Hidden ``rp``: the retention policy that fits the time range, read from ``cm_meta.rollup_choice``
     (raw up to 2 days, 1-minute rollups up to 14 days, 1-hour rollups beyond). Grafana replaces ``$__from``

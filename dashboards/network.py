@@ -14,6 +14,7 @@ from dashboards.lib import (
     board,
     commune_data_link,
     link_to,
+    newest,
     rp_variable,
     thresholds,
     transform,
@@ -43,9 +44,10 @@ def build() -> dash.Dashboard:
     lay.add(table.Panel().title("Cổng mạng đang rớt")
             .description("Cổng được bật (admin up) nhưng không hoạt động (oper down) ở lần kiểm tra gần nhất.")
             .with_target(InfluxQL(
-                f'SELECT "oper_up" FROM (SELECT last("oper_up") AS "oper_up", last("admin_up") AS "admin_up" FROM '
-                f'"{RAW_RP}"."snmp_interface" WHERE {NOW} GROUP BY "commune", "commune_name", "site", "device", '
-                '"interface") WHERE "oper_up" = 0 AND "admin_up" = 1', table=True))
+                'SELECT "oper_up" FROM (' + newest({"oper_up": "oper_up", "admin_up": "admin_up"},
+                                                  f'"{RAW_RP}"."snmp_interface"', NOW,
+                                                  '"commune", "commune_name", "site", "device", "interface"')
+                + ') WHERE "oper_up" = 0 AND "admin_up" = 1 ORDER BY time DESC', table=True))
             .with_transformation(transform("organize", {"excludeByName": {"oper_up": True, "commune": True},
                                                          "renameByName": RENAME}))
             .override_by_name("Xã/phường", link).filterable(True), 12, 10)

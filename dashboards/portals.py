@@ -15,6 +15,7 @@ from dashboards.lib import (
     board,
     commune_data_link,
     link_to,
+    newest,
     rp_variable,
     tag_variable,
     transform,
@@ -60,9 +61,9 @@ def build() -> dash.Dashboard:
     lay.add(table.Panel().title("Xã đang không vào được cổng")
             .description("Lần kiểm tra gần nhất (15 phút qua) thất bại: cổng, xã, điểm, mã lỗi và chi tiết.")
             .with_target(InfluxQL(
-                f'SELECT "ok", "result", "reason" FROM (SELECT last("ok") AS "ok", last("result") AS "result", '
-                f'last("reason") AS "reason" FROM "{RAW_RP}"."http" WHERE {NOW} {SVC} '
-                'GROUP BY "service", "commune", "commune_name", "site") WHERE "ok" = 0', table=True))
+                'SELECT "ok", "result", "reason" FROM (' + newest(
+                    {"ok": "ok", "result": "result", "reason": "reason"}, f'"{RAW_RP}"."http"', f"{NOW} {SVC}",
+                    '"service", "commune", "commune_name", "site"') + ') WHERE "ok" = 0 ORDER BY time DESC', table=True))
             .with_transformation(transform("organize", {"excludeByName": {"ok": True, "commune": True},
                                                          "renameByName": {"service": "Cổng", "commune_name": "Xã/phường",
                                                                           "site": "Điểm", "result": "Lỗi",

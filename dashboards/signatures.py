@@ -13,6 +13,7 @@ from dashboards.lib import (
     board,
     commune_data_link,
     link_to,
+    newest,
     reduce_last,
     rp_variable,
     thresholds,
@@ -66,9 +67,9 @@ def build() -> dash.Dashboard:
     lay.add(table.Panel().title("Middleware không chạy")
             .description("Máy có thư viện PKCS#11 của nhà cung cấp token không nạp được hoặc không trả lời.")
             .with_target(InfluxQL(
-                f'SELECT "ok", "result", "reason" FROM (SELECT last("ok") AS "ok", last("result") AS "result", '
-                f'last("reason") AS "reason" FROM "{RAW_RP}"."token_module" WHERE {RECENT} '
-                'GROUP BY "commune", "commune_name", "site", "agent", "module") WHERE "ok" = 0', table=True))
+                'SELECT "ok", "result", "reason" FROM (' + newest(
+                    {"ok": "ok", "result": "result", "reason": "reason"}, f'"{RAW_RP}"."token_module"', RECENT,
+                    '"commune", "commune_name", "site", "agent", "module"') + ') WHERE "ok" = 0 ORDER BY time DESC', table=True))
             .with_transformation(transform("organize", {"excludeByName": {"ok": True, "commune": True},
                                                          "renameByName": RENAME}))
             .filterable(True), 12, 8)
