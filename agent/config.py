@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-import yaml
 
 from agent.config_meaning import meaning_problems
 from agent.errors import ConfigError
@@ -16,6 +15,7 @@ from agent.units import ByteSize, Duration, dec_hook
 from agent.wire import AGENT_ID_PATTERN
 from common.config_collect import convert_collecting, format_problems, suggest
 from common.secret_files import read_secret
+from common.yaml_file import read_yaml
 
 DEFAULT_CONFIG = Path(__file__).parent / "defaults" / "agent.yaml"
 
@@ -120,15 +120,7 @@ def parse_config(data: Any, source: str) -> AgentConfig:
 
 def load_config(path: str | Path) -> AgentConfig:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    cfg = parse_config(data, str(path))
+    cfg = parse_config(read_yaml(path, ConfigError), str(path))
     _relative_to(cfg, path.parent)
     return cfg
 

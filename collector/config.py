@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import yaml
 
 from agent.wire import AGENT_ID_PATTERN, is_valid_agent_id
 from collector.alerts.settings import AlertsSection
@@ -21,6 +20,7 @@ from collector.limits import LimitsSection
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 from collector.retention_config import RetentionSection
 from common.config_errors import describe_validation_error
+from common.yaml_file import read_yaml
 
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -157,12 +157,7 @@ class CollectorConfig:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return read_yaml(path, ConfigError)
 
 
 def _convert(data: Any, type_: type[Any], source: str) -> Any:

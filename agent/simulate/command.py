@@ -23,6 +23,7 @@ from agent.simulate.engine import Report, Simulation
 from agent.simulate.fleet import Fleet, build_fleet, write_fleet
 from agent.simulate.scenario import Scenario, parse_scenario
 from agent.units import parse_duration
+from common.yaml_file import read_yaml
 
 log = logging.getLogger("agent.simulate")
 
@@ -43,12 +44,7 @@ def load(args: argparse.Namespace) -> tuple[Scenario, Fleet]:
     data: dict[str, object] = {}
     source = "(built-in scenario)"
     if args.scenario is not None:
-        try:
-            data = yaml.safe_load(args.scenario.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"{args.scenario}: cannot read: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{args.scenario}: not valid YAML: {exc}") from None
+        data = read_yaml(args.scenario, ConfigError) or {}
         source = str(args.scenario)
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: (top level): expected a mapping")

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-import yaml
 
 from agent.errors import ConfigError
 from agent.units import Duration, dec_hook, parse_duration
 from common.config_errors import describe_validation_error
+from common.yaml_file import read_yaml
 
 Code = Annotated[str, msgspec.Meta(pattern=r"^\d{5}\Z")]
 Time = Annotated[str, msgspec.Meta(min_length=1)]
@@ -184,15 +184,7 @@ def load_scenario(path: str | Path | None) -> Scenario:
     if path is None:
         return parse_scenario({}, "(built-in scenario)")
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_scenario(data, str(path))
+    return parse_scenario(read_yaml(path, ConfigError), str(path))
 
 
 __all__ = ["CertificateExpiring", "ClockOff", "Fault", "IspOutage", "PortalOutage", "RouterReboot", "Scenario",

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-import yaml
 
 from collector.alerts import amconfig, silences
 from collector.alerts.alertmanager import AlertmanagerClient
@@ -21,6 +20,7 @@ from collector.alerts.zalo import ZaloSettings
 from collector.config import CollectorConfig
 from collector.errors import ConfigError
 from common.config_errors import describe_validation_error
+from common.yaml_file import read_yaml
 
 _DUR = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -123,13 +123,9 @@ class ZaloFile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def load_zalo_settings(path: Path) -> tuple[ZaloSettings, str, int]:
+    data = read_yaml(path, ConfigError) or {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         raw = msgspec.convert(data, ZaloFile)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except msgspec.ValidationError as exc:
         field, what = describe_validation_error(exc)
         raise ConfigError(f"{path}: {field}: {what}") from None

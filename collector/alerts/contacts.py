@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
-import yaml
 
 from collector.errors import ConfigError
 from collector.registry import PHU_THO, Commune, communes, normalise_code
 from common.config_errors import describe_validation_error
+from common.yaml_file import read_yaml
 
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 DURATION_RE = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
@@ -157,10 +157,4 @@ def parse_contacts(data: Any, source: str, province: int = PHU_THO) -> Contacts:
 
 def load_contacts(path: str | Path, province: int = PHU_THO) -> Contacts:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_contacts(data, str(path), province)
+    return parse_contacts(read_yaml(path, ConfigError), str(path), province)

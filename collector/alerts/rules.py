@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import yaml
 
 from collector.alerts.calendar import CalendarConfig
 from collector.alerts.template import check_template
 from collector.errors import ConfigError
 from common.config_errors import describe_validation_error
+from common.yaml_file import read_yaml
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "defaults" / "alert-rules.yaml"
 
@@ -270,10 +270,4 @@ def parse_rules(data: Any, source: str) -> RuleSet:
 
 def load_rules(path: str | Path = DEFAULT_RULES) -> RuleSet:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_rules(data, str(path))
+    return parse_rules(read_yaml(path, ConfigError), str(path))
