@@ -115,6 +115,7 @@ def _alert_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # the PDF report's font subsetting: a line per table
     try:
         if args.command == "run":
             return _run(args.config, args.state_dir)
