@@ -5,6 +5,12 @@ the same interval, measured by the same sampler in the same run. Offline: the pr
 certificate, TCP to local listeners); intervals are those of agent/defaults/agent-commune-site.yaml.
 Also the agent's start-up time: process start -> its retained ``online`` status at the broker.
 
+The agent runs as the commune_agent Ansible role installs it: a venv made with the role's interpreter
+(``commune_agent_python``, /usr/bin/python3 on Debian; this interpreter when that one is missing or older than
+3.11) holding the package's base install (the agent's dependencies only, not the ``collector`` extra), built
+fresh in the run's temporary directory with pip. ``--agent-python project`` runs it from the project's venv
+instead (every extra and the dev tools installed: their site-wide ``.pth`` hooks run at the agent's start).
+
 The agent checks each token module in a short-lived child process (agent.probes.token.scan), so the agent is
 sampled as a process tree: at every sample its RSS is the sum over the agent and its live children (shared
 library pages counted once per process: an overstatement), and its CPU includes the children it has reaped.
@@ -14,7 +20,7 @@ child run the way the agent runs it) and reported beside the steady figures.
 
 prometheus-node-exporter (Debian) is installed with apt-get when missing (as root).
 
-    python -m bench.agent_footprint [--seconds 300] [--interval 30]
+    python -m bench.agent_footprint [--seconds 300] [--interval 30] [--agent-python deployed|project]
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ from bench.common import Footprint, sample, start_ministack
 from bench.results import Row, record
 from devstack import services as stack
 
+REPO = Path(__file__).resolve().parents[1]
+ROLE_PYTHON = "/usr/bin/python3"  # ansible/roles/commune_agent/defaults/main.yml: commune_agent_python
+
 NODE_EXPORTER = "prometheus-node-exporter"
 PIN = "1234"
 
@@ -72,6 +81,27 @@ def node_exporter() -> str:
     if exe is None:
         raise SystemExit(f"{NODE_EXPORTER} is missing: apt-get install {NODE_EXPORTER} (Debian)")
     return exe
+
+
+def _usable(python: str) -> bool:
+    check = "import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))"
+    return Path(python).exists() and subprocess.run([python, "-c", check], capture_output=True, timeout=60).returncode == 0
+
+
+def deployed_python(root: Path) -> tuple[str, str]:
+    """(the venv's python, what it is): the agent installed as the commune_agent role installs it."""
+    base = ROLE_PYTHON if _usable(ROLE_PYTHON) else getattr(sys, "_base_executable", sys.executable)
+    venv = root / "agent-venv"
+    subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = str(venv / "bin" / "python")
+    print(f"installing the agent (base install) into {venv} with {base} ...", flush=True)
+    r = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(REPO)],
+                       capture_output=True, text=True, timeout=1200)
+    if r.returncode != 0:
+        raise SystemExit(f"pip install of the agent failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
+    version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True,
+                             check=True, timeout=60).stdout.strip()
+    return py, f"venv of {base} (Python {version}), base install"
 
 
 def _free_udp_port() -> int:
@@ -154,7 +184,7 @@ def _scraper(url: str, every: float, stop: threading.Event) -> None:
             urllib.request.urlopen(url, timeout=10).read()
 
 
-def token_scan_child(cfg_file: Path, out: Path) -> tuple[float, float, int]:
+def token_scan_child(python: str, cfg_file: Path, out: Path) -> tuple[float, float, int]:
     """One token scan child, run as the agent runs it: (peak RSS MiB, CPU s, points) from its kernel rusage."""
     from agent.config import load_config
     from agent.probes.token import TokenConfig
@@ -163,8 +193,8 @@ def token_scan_child(cfg_file: Path, out: Path) -> tuple[float, float, int]:
     cfg = load_config(cfg_file).probes["token"]
     assert isinstance(cfg, TokenConfig)
     with out.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], stdin=subprocess.PIPE, stdout=sink,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([python, "-m", CHILD_MODULE], stdin=subprocess.PIPE, stdout=sink,
+                                stderr=subprocess.DEVNULL, cwd=out.parent)
         assert proc.stdin is not None
         proc.stdin.write(request_bytes(cfg, cfg.modules[0], time.time_ns()))
         proc.stdin.close()
@@ -198,9 +228,16 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=300, help="sampling window (after a 20 s warm-up)")
     ap.add_argument("--interval", type=float, default=30.0, help="node-exporter scrape interval (s)")
+    ap.add_argument("--agent-python", choices=("deployed", "project"), default="deployed",
+                    help="deployed: a venv with the base install, as the Ansible role makes it (default); "
+                         "project: the project's venv")
     args = ap.parse_args(argv)
     exe = node_exporter()
     root = Path(tempfile.mkdtemp(prefix="cm-bench-footprint-"))
+    if args.agent_python == "deployed":
+        python, interpreter = deployed_python(root)
+    else:
+        python, interpreter = sys.executable, f"project venv (Python {sys.version.split()[0]}, every extra)"
     web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Portal)
     threading.Thread(target=web.serve_forever, daemon=True).start()
     dns, dns_port = dnsmasq(root)
@@ -211,8 +248,9 @@ def main(argv: list[str] | None = None) -> None:
                                root / "catalogue.yaml")
     cfg = {"agent": {"id": "pc-bench"}, "mqtt": {"port": ms.mqtt_port}, "probes": probes}
     (root / "agent.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
-    agent = stack.python_service("agent", root / "agent", ["agent.cli", "run", "-c", str(root / "agent.yaml"),
-                                                           "--state-dir", str(root / "agent")], lambda: True)
+    agent = stack.Service("agent", [python, "-m", "agent.cli", "run", "-c", str(root / "agent.yaml"),
+                                    "--state-dir", str(root / "agent")], root / "agent", lambda: True,
+                          env={"PYTHONUNBUFFERED": "1"})
     ne_port = stack.free_port()
     ne = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{ne_port}"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
@@ -235,11 +273,12 @@ def main(argv: list[str] | None = None) -> None:
         for th in threads:
             th.join()
         a, r = results["agent"], results["ne"]
-        child_rss, child_cpu, child_points = token_scan_child(root / "agent.yaml", root / "scan.json")
+        child_rss, child_cpu, child_points = token_scan_child(python, root / "agent.yaml", root / "scan.json")
         stored = {m: ms.count(m, f) for m, f in (("host", "cpu_percent"), ("ping", "sent"), ("dns", "ok"),
                                                    ("tcp", "ok"), ("http", "ok"), ("token", "ok"))}
         loaded = subprocess.run(["grep", "-c", "", f"/proc/{pid}/maps"], capture_output=True, text=True).stdout.strip()
-        print(f"window {args.seconds:.0f}s; points stored per measurement: {stored}; agent maps: {loaded}")
+        print(f"window {args.seconds:.0f}s; points stored per measurement: {stored}; agent maps: {loaded}; "
+              f"agent interpreter: {interpreter}")
         per_interval = a.cpu_percent / 100 * args.interval
         token_every = float(parse_duration(probes["token"]["interval"]))
         # The window may hold no token round, or some: the agent's own CPU plus one measured child per interval.
@@ -257,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             Row("commune-agent validate (import + config)", validate_s, "s"),
             Row("token scan child (one module, one round): peak RSS", child_rss, "MiB"),
             Row("token scan child (one module, one round): CPU", child_cpu * 1000, "ms"),
-        ], {"seconds": args.seconds, "interval_s": args.interval, "probes": sorted(probes),
+        ], {"seconds": args.seconds, "interval_s": args.interval, "probes": sorted(probes), "agent_python": interpreter,
             "points_stored": stored, "token_child_points": child_points,
             "sampled": "process tree (agent + live children), CPU incl. reaped children"})
     finally:

@@ -18,6 +18,9 @@ from collector import enroll_cli
 from collector.config import DEFAULT_CONFIG, load_config
 from collector.errors import CollectorError
 
+COLLECTOR_EXTRA = frozenset({"aiohttp", "prometheus_client", "openpyxl", "docx", "fpdf", "grafana_client", "PIL"})
+"""Top-level modules of pyproject's ``collector`` extra (the base install is the agent's)."""
+
 log = logging.getLogger("collector")
 STACK_STATE = Path(os.environ.get("CM_STATE_DIR", "state"))  # where ``python -m devstack`` keeps its configs
 
@@ -154,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             return _dashboards_push(args)
     except CollectorError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] not in COLLECTOR_EXTRA:
+            raise
+        print(f"error: the collector needs the collector extra (missing module {exc.name}): "
+              "pip install 'commune-monitor[collector]'", file=sys.stderr)
         return 2
     return 1
 

@@ -40,8 +40,8 @@ stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [[ ! -f "$stamp" ]]; then
   [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -U pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 | grep -vE '^WARNING: Location|BuildBackendWarning|^ +' || true
-  .venv/bin/python -c 'import agent, collector, aiomqtt, msgspec' || { echo "bootstrap: venv install failed" >&2; exit 1; }
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[collector,dev]" 2>&1 | grep -vE '^WARNING: Location|BuildBackendWarning|^ +' || true
+  .venv/bin/python -c 'import agent, collector, aiomqtt, msgspec, aiohttp, fpdf' || { echo "bootstrap: venv install failed" >&2; exit 1; }
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 echo "bootstrap: ok ($ROOT/.venv)"

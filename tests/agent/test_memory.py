@@ -13,6 +13,18 @@ UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http
 """Modules the running agent does not need (heavy, or imported only for other commands or the collector)."""
 
 
+def usual_probes_config(tmp_path: Path) -> Path:
+    """An agent config with host, tcp and dns probes on local targets (a round runs offline)."""
+    cfg = tmp_path / "agent.yaml"
+    cfg.write_text("agent: {id: pc-memory-test}\n"
+                   "probes:\n"
+                   "  host: {}\n"
+                   "  tcp: {targets: [{name: closed, host: 127.0.0.1, port: 9}]}\n"
+                   "  dns: {system: false, resolvers: [{name: local, address: 127.0.0.1, port: 9}]}\n",
+                   encoding="utf-8")
+    return cfg
+
+
 def test_urllib_request_is_imported_only_when_used() -> None:
     # The agent's MQTT stack (paho-mqtt) imports urllib.request; the agent defers it until it is really used.
     code = (
@@ -27,13 +39,7 @@ def test_urllib_request_is_imported_only_when_used() -> None:
 
 
 def test_a_round_of_the_usual_probes_leaves_the_unneeded_modules_unloaded(tmp_path: Path) -> None:
-    cfg = tmp_path / "agent.yaml"
-    cfg.write_text("agent: {id: pc-memory-test}\n"
-                   "probes:\n"
-                   "  host: {}\n"
-                   "  tcp: {targets: [{name: closed, host: 127.0.0.1, port: 9}]}\n"
-                   "  dns: {system: false, resolvers: [{name: local, address: 127.0.0.1, port: 9}]}\n",
-                   encoding="utf-8")
+    cfg = usual_probes_config(tmp_path)
     code = (
         "import asyncio, sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
         "import agent.runner; from agent.check import collect_once; from agent.config import load_config\n"
