@@ -95,13 +95,40 @@ def deployed_python(root: Path) -> tuple[str, str]:
     subprocess.run([base, "-m", "venv", str(venv)], check=True, timeout=300)
     py = str(venv / "bin" / "python")
     print(f"installing the agent (base install) into {venv} with {base} ...", flush=True)
-    r = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(REPO)],
+    src = root / "src"  # a copy: building in the work tree would leave build/ there (and reuse stale files from it)
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    for name in ("agent", "collector", "common"):
+        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([py, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(src)],
                        capture_output=True, text=True, timeout=1200)
     if r.returncode != 0:
         raise SystemExit(f"pip install of the agent failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     version = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True,
                              check=True, timeout=60).stdout.strip()
     return py, f"venv of {base} (Python {version}), base install"
+
+
+FLOORS = (
+    ("Python alone", ""),
+    ("+ asyncio, ssl, sqlite3 (the standard library the agent runs on)", "import asyncio, ssl, sqlite3"),
+    ("+ aiomqtt/paho-mqtt, msgspec, PyYAML, psutil, icmplib (the libraries ARCHITECTURE.md chose)",
+     "import asyncio, ssl, sqlite3, aiomqtt, msgspec, yaml, psutil, icmplib"),
+)
+"""What the agent's RSS cannot go below without replacing a dependency: fresh processes of the agent's interpreter
+importing only that, no agent code (``gc.collect()``, then VmRSS)."""
+
+
+def import_floors(python: str, cwd: Path) -> list[tuple[str, float]]:
+    out = []
+    for name, imports in FLOORS:
+        code = f"{imports}\nimport gc; gc.collect()\n" \
+               "print(open('/proc/self/status').read().split('VmRSS:')[1].split()[0])"
+        kib = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                             cwd=cwd).stdout.strip()
+        out.append((name, int(kib) / 1024))
+    return out
 
 
 def _free_udp_port() -> int:
@@ -248,6 +275,10 @@ def main(argv: list[str] | None = None) -> None:
                                root / "catalogue.yaml")
     cfg = {"agent": {"id": "pc-bench"}, "mqtt": {"port": ms.mqtt_port}, "probes": probes}
     (root / "agent.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    # As under its systemd unit: no TLS trust variables from this shell (this machine sets SSL_CERT_FILE, which
+    # makes every TLS context load the whole CA bundle; see common/tls.py).
+    for var in ("SSL_CERT_FILE", "SSL_CERT_DIR"):
+        os.environ.pop(var, None)
     agent = stack.Service("agent", [python, "-m", "agent.cli", "run", "-c", str(root / "agent.yaml"),
                                     "--state-dir", str(root / "agent")], root / "agent", lambda: True,
                           env={"PYTHONUNBUFFERED": "1"})
@@ -274,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
             th.join()
         a, r = results["agent"], results["ne"]
         child_rss, child_cpu, child_points = token_scan_child(python, root / "agent.yaml", root / "scan.json")
+        floors = import_floors(python, root)
         stored = {m: ms.count(m, f) for m, f in (("host", "cpu_percent"), ("ping", "sent"), ("dns", "ok"),
                                                    ("tcp", "ok"), ("http", "ok"), ("token", "ok"))}
         loaded = subprocess.run(["grep", "-c", "", f"/proc/{pid}/maps"], capture_output=True, text=True).stdout.strip()
@@ -296,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
             Row("commune-agent validate (import + config)", validate_s, "s"),
             Row("token scan child (one module, one round): peak RSS", child_rss, "MiB"),
             Row("token scan child (one module, one round): CPU", child_cpu * 1000, "ms"),
+            *(Row(f"import floor: {name}", mib, "MiB", "node-exporter", r.rss_mb_median) for name, mib in floors),
         ], {"seconds": args.seconds, "interval_s": args.interval, "probes": sorted(probes), "agent_python": interpreter,
             "points_stored": stored, "token_child_points": child_points,
             "sampled": "process tree (agent + live children), CPU incl. reaped children"})

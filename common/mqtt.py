@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ssl
 
+from common.tls import client_context
+
 
 def mqtt_error(exc: BaseException) -> Exception | None:
     """The MQTT error behind ``exc``, also inside an ExceptionGroup from a TaskGroup; None if any part of it
@@ -23,10 +25,7 @@ def client_tls_context(ca_file: str = "", cert_file: str = "", key_file: str = "
                        insecure_skip_verify: bool = False) -> ssl.SSLContext:
     """A TLS client context: verify the server against ``ca_file`` (else the system CAs), optionally present
     a client certificate. ``insecure_skip_verify`` turns verification off (tests and emergencies only)."""
-    ctx = ssl.create_default_context(cafile=ca_file or None)
+    ctx = client_context(ca_file or None, verify=not insecure_skip_verify)
     if cert_file:
         ctx.load_cert_chain(cert_file, key_file or None)
-    if insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
     return ctx

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from agent.probes.base import ProbeFailure
+from common.tls import client_context
 
 PHASES = ("dns", "connect", "tls", "processing", "transfer")
 
@@ -78,9 +79,7 @@ def _name(parts: object) -> str:
 
 
 async def _fetch_unverified_cert(host: str, port: int, addr: str, server_hostname: str, limit_s: float) -> bytes | None:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
+    ctx = client_context(verify=False)
     try:
         async with asyncio.timeout(limit_s):
             _reader, writer = await asyncio.open_connection(addr, port, ssl=ctx, server_hostname=server_hostname)
@@ -163,7 +162,7 @@ class TimedHTTP:
             if tls:
                 resp.phase = "tls"
                 resp.tls_used = True
-                ctx = spec.ssl_context or ssl.create_default_context()
+                ctx = spec.ssl_context or client_context()
                 t0 = clock()
                 try:
                     await writer.start_tls(ctx, server_hostname=host)

@@ -34,6 +34,7 @@ from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement
 from common import vnformat
+from common.tls import client_context
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -178,11 +179,7 @@ class HttpProbe(Probe[HttpConfig]):
 
     @staticmethod
     def _ssl_context(target: HttpTarget) -> ssl.SSLContext:
-        ctx = ssl.create_default_context(cafile=target.ca_file or None)
-        if target.insecure_skip_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return client_context(target.ca_file or None, verify=not target.insecure_skip_verify)
 
     async def collect(self) -> list[Point]:
         return list(await asyncio.gather(*(self.check(t) for t in self.config.targets)))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import ssl
 from enum import StrEnum
 from typing import ClassVar, Final
 
@@ -29,6 +28,7 @@ from agent.probes.base import CheckLine, Probe, ProbeConfig, ProbeFailure, resul
 from agent.units import Duration
 from agent.wire import Point
 from agent.wire.spec import RESULT_FIELDS, MeasurementSpec, float_field, int_field, measurement, str_field
+from common.tls import client_context
 
 
 class UplinkResult(StrEnum):
@@ -107,7 +107,7 @@ class UplinkProbe(Probe[UplinkConfig]):
     async def _echo(self, url: str) -> tuple[str, float | None, str]:
         resp = Response()
         spec = RequestSpec(url=url, max_body_bytes=256,
-                           ssl_context=ssl.create_default_context(cafile=self.config.ca_file or None))
+                           ssl_context=client_context(self.config.ca_file or None))
         try:
             async with asyncio.timeout(float(self.config.echo_timeout)):
                 await TimedHTTP().request(spec, resp)
