@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import aiomqtt
-
 from agent import __version__, wire
 from agent.config import AgentConfig, mqtt_password
 from agent.errors import QueueError
@@ -28,6 +26,7 @@ from agent.reachability import wait_or_reachable
 from agent.wire import Point
 from common.backoff import Backoff
 from common.mqtt import client_tls_context, mqtt_error
+from common.mqtt_client import Client, Will
 
 log = logging.getLogger("agent.publish")
 
@@ -95,16 +94,14 @@ class Publisher:
         return wire.encode(wire.Status(v=wire.SCHEMA_VERSION, state=state, time=self.clock_ns(),  # type: ignore[arg-type]
                                        version=__version__))
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> Client:
         m = self.cfg.mqtt
-        client = aiomqtt.Client(
+        return Client(
             m.host, m.port, username=m.username or self.cfg.agent_id, password=mqtt_password(self.cfg),
-            identifier=self.cfg.agent_id, keepalive=m.keepalive, timeout=m.connect_timeout,
-            will=aiomqtt.Will(self._status_topic, self._status("offline"), qos=1, retain=True),
-            tls_context=tls_context(self.cfg), max_inflight_messages=self.cfg.queue.max_inflight,
+            identifier=self.cfg.agent_id, keepalive=m.keepalive, timeout=float(m.connect_timeout),
+            will=Will(self._status_topic, self._status("offline"), qos=1, retain=True),
+            tls_context=tls_context(self.cfg), max_inflight=self.cfg.queue.max_inflight,
         )
-        client.pending_calls_threshold = self.cfg.queue.max_inflight + 10  # our window bounds them
-        return client
 
     async def run(self) -> None:
         backoff = Backoff(self.cfg.mqtt.reconnect_min, self.cfg.mqtt.reconnect_max)
@@ -136,7 +133,7 @@ class Publisher:
                 self.stats.waits_cut_short += 1
                 log.info("broker reachable again: reconnecting now")
 
-    async def _session(self, client: aiomqtt.Client) -> None:
+    async def _session(self, client: Client) -> None:
         await client.publish(self._status_topic, self._status("online"), qos=1, retain=True)
         await client.subscribe(self._ack_topic, qos=1)
         self._sent_at.clear()
@@ -144,7 +141,7 @@ class Publisher:
             tg.create_task(self._receive(client))
             await self._send_loop(client, tg)
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: Client) -> None:
         async for message in client.messages:
             if str(message.topic) != self._ack_topic or not isinstance(message.payload, bytes | bytearray):
                 continue
@@ -166,7 +163,7 @@ class Publisher:
                     del self._memory_only[seq]
             self._wakeup.set()
 
-    async def _send_loop(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+    async def _send_loop(self, client: Client, tg: asyncio.TaskGroup) -> None:
         window = asyncio.Semaphore(self.cfg.queue.max_inflight)
         ack_timeout = float(self.cfg.queue.ack_timeout)
         cursor = 0
@@ -206,7 +203,7 @@ class Publisher:
                 async with asyncio.timeout(wait):
                     await self._wakeup.wait()
 
-    async def _publish(self, client: aiomqtt.Client, payload: bytes, window: asyncio.Semaphore) -> None:
+    async def _publish(self, client: Client, payload: bytes, window: asyncio.Semaphore) -> None:
         try:
             await client.publish(self._topic, payload, qos=1)
             self.stats.published += 1

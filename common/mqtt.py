@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import ssl
+import sys
 
+from common.mqtt_client import MqttError
 from common.tls import client_context
 
 
 def mqtt_error(exc: BaseException) -> Exception | None:
     """The MQTT error behind ``exc``, also inside an ExceptionGroup from a TaskGroup; None if any part of it
     is something else (a bug, which must not be mistaken for a lost connection)."""
-    import aiomqtt
-
-    if isinstance(exc, aiomqtt.MqttError):
+    aiomqtt = sys.modules.get("aiomqtt")  # the collector's and the simulator's client (not imported by the agent)
+    if isinstance(exc, MqttError) or (aiomqtt is not None and isinstance(exc, aiomqtt.MqttError)):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         errors = [mqtt_error(e) for e in exc.exceptions]

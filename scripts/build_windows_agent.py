@@ -32,10 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_ID = "CommuneMonitorAgent"
-# Pure-Python or with win_amd64 wheels on PyPI; scapy (traceroute, LAN sweep) needs Npcap on Windows: left out.
-WINDOWS_DEPS = ["aiomqtt>=2.3,<3", "paho-mqtt>=2.1,<3", "msgspec>=0.18,<1", "pyyaml>=6,<7", "psutil>=5.9,<8",
-                "icmplib>=3.0,<4", "aiohttp>=3.9,<4", "python-pkcs11>=0.7,<0.10", "cryptography>=42,<47",
-                "pysnmp>=7.1,<7.1.29"]
+# What `commune-agent run` imports (tests/test_packaging.py), pure-Python or with win_amd64 wheels on PyPI; scapy
+# (traceroute, LAN sweep) needs Npcap on Windows: left out. The agent's MQTT client is common/mqtt_client.py.
+WINDOWS_DEPS = ["msgspec>=0.18,<1", "pyyaml>=6,<7", "psutil>=5.9,<8", "icmplib>=3.0,<4", "python-pkcs11>=0.7,<0.10",
+                "cryptography>=42,<47", "pysnmp>=7.1,<7.1.29"]
 
 WINSW_XML = f"""<service>
   <id>{SERVICE_ID}</id>
