@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.support.paths import REPO
 
 UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http.client", "email", "importlib.resources",
-            "agent.simulate.engine")
+            "agent.simulate.engine", "hashlib")
 """Modules the running agent does not need (heavy, or imported only for other commands or the collector)."""
 
 
@@ -42,7 +42,8 @@ def test_a_round_of_the_usual_probes_leaves_the_unneeded_modules_unloaded(tmp_pa
     cfg = usual_probes_config(tmp_path)
     code = (
         "import asyncio, sys; from agent.memory import defer_import; defer_import('urllib.request')\n"
-        "import agent.runner; from agent.check import collect_once; from agent.config import load_config\n"
+        "import agent.runner, agent.probes.token; from agent.check import collect_once\n"
+        "from agent.config import load_config\n"
         "from agent.cli import _parser; _parser()\n"  # the command line, as ``commune-agent run`` builds it
         "from agent.probes.http import load_catalogue; assert load_catalogue('phutho')\n"  # the shipped catalogue
         f"results, _ = asyncio.run(collect_once(load_config({str(cfg)!r})))\n"
