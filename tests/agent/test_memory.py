@@ -9,7 +9,8 @@ from pathlib import Path
 from tests.support.paths import REPO
 
 UNNEEDED = ("pkcs11", "cryptography", "statistics", "zoneinfo", "difflib", "http.client", "email", "importlib.resources",
-            "agent.simulate.engine", "hashlib")
+            "agent.simulate.engine", "hashlib", "agent.probes.token.scanner", "agent.probes.token.certs",
+            "agent.probes.token.pkcs11scan")
 """Modules the running agent does not need (heavy, or imported only for other commands or the collector)."""
 
 

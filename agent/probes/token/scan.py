@@ -35,7 +35,7 @@ def _run(raw: bytes) -> bytes:
     from agent.probes.base import ProbeContext
     from agent.probes.token.child import deadline_s
     from agent.probes.token.config import TokenConfig, TokenModule
-    from agent.probes.token.probe import TokenProbe
+    from agent.probes.token.scanner import TokenScanner
 
     req = msgspec.json.decode(raw, type=Request)
     config = msgspec.convert(req.config, TokenConfig, dec_hook=dec_hook)
@@ -47,7 +47,7 @@ def _run(raw: bytes) -> bytes:
     offset = req.clock_ns - time.time_ns()  # the agent's clock (tests substitute it), carried over
 
     async def check() -> bytes:
-        probe = TokenProbe(config, ProbeContext(agent_id="token-scan", clock_ns=lambda: time.time_ns() + offset))
+        probe = TokenScanner(config, ProbeContext(agent_id="token-scan", clock_ns=lambda: time.time_ns() + offset))
         try:
             return msgspec.json.encode(await probe.check_module_here(module))
         finally:
