@@ -43,6 +43,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import wire
 from agent.units import parse_duration
@@ -115,8 +116,6 @@ FLOORS = (
     ("+ asyncio, ssl, sqlite3 (the standard library the agent runs on)", "import asyncio, ssl, sqlite3"),
     ("+ msgspec, PyYAML, psutil, icmplib (the libraries the agent runs on)",
      "import asyncio, ssl, sqlite3, msgspec, yaml, psutil, icmplib"),
-    ("the same + aiomqtt/paho-mqtt (the MQTT client the agent no longer imports; common/mqtt_client.py instead)",
-     "import asyncio, ssl, sqlite3, msgspec, yaml, psutil, icmplib, aiomqtt"),
 )
 """What the agent's RSS cannot go below without replacing a dependency: fresh processes of the agent's interpreter
 importing only that, no agent code (``gc.collect()``, then VmRSS)."""
@@ -238,7 +237,7 @@ def token_scan_child(python: str, cfg_file: Path, out: Path) -> tuple[float, flo
 def _startup(mqtt_port: int, agent_id: str, start: Any) -> tuple[int, float]:
     """Start the agent; seconds from process start to its ``online`` status at the broker."""
     online = threading.Event()
-    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-startup")
+    sub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-startup")
     sub.on_message = lambda c, u, m: online.set() if b"online" in m.payload else None
     sub.connect("127.0.0.1", mqtt_port)
     sub.subscribe(wire.topic(agent_id, "status"), qos=1)

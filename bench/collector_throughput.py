@@ -26,6 +26,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import psutil
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import wire
 from bench.common import start_ministack
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         influx_cpu_direct = _cpu(influx) - influx_cpu0
         time.sleep(2)  # the subscription exists (the collector connected at start); freeze it and fill the broker
         collector.send_signal(signal.SIGSTOP)
-        pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+        pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-publisher")
         pub.max_inflight_messages_set(1000)
         pub.max_queued_messages_set(0)
         pub.connect("127.0.0.1", ms.mqtt_port)

@@ -36,6 +36,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import psutil
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import wire
 from bench.common import MiniStack
@@ -83,7 +84,7 @@ def start(root: Path, block: bool) -> MiniStack:
 
 
 def _client(port: int, agent: str) -> paho.Client:
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=agent, protocol=paho.MQTTv5)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=agent, protocol=paho.MQTTv5)
     c.username_pw_set(agent, PASSWORDS[agent])
     c.max_inflight_messages_set(100)
     c.connect("127.0.0.1", port)
@@ -141,7 +142,7 @@ def run(attack: str, seconds: float, block: bool) -> dict[str, float]:
             def on_ack(_c: object, _u: object, m: paho.MQTTMessage) -> None:
                 now = time.perf_counter()
                 with lock:
-                    for lo, hi in wire.decode_ack(m.payload).ranges:
+                    for lo, hi in wire.decode_ack(bytes(m.payload)).ranges:
                         for s in range(lo, hi + 1):
                             if s in sent:
                                 latency.append(now - sent.pop(s))

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent import wire
 from bench.common import MiniStack, sample, start_ministack
@@ -99,7 +100,8 @@ def collector_counters(ms: MiniStack, names: tuple[str, ...]) -> dict[str, float
     series = ms.query("SELECT " + ", ".join(f'last("{n}") AS "{n}"' for n in names) + ' FROM "collector"')
     if not series:
         return {}
-    cols, row = series[0]["columns"], series[0]["values"][0]  # type: ignore[index]
+    cols: list[str] = series[0]["columns"]  # type: ignore[assignment]
+    row: list[float | None] = series[0]["values"][0]  # type: ignore[index]
     return {c: float(v or 0) for c, v in zip(cols, row, strict=True) if c != "time"}
 
 
@@ -107,7 +109,7 @@ def broker_dropped(port: int, wait: float = 12.0) -> int | None:
     """``$SYS/broker/publish/messages/dropped`` (Mosquitto publishes $SYS every 10 s): messages the broker threw
     away (a subscriber's queue full ...); None if it did not say within ``wait`` seconds."""
     got: list[int] = []
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-province-sys")
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-province-sys")
     c.on_message = lambda _c, _u, m: got.append(int(m.payload))
     c.connect("127.0.0.1", port)
     c.subscribe("$SYS/broker/publish/messages/dropped")
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         "alerts": {"enabled": True, "alertmanager_urls": [f"http://127.0.0.1:{am.server_address[1]}"]}})
     pid = ms.services[-1].pid()
     assert pid is not None
-    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-province")
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-province")
     pub.max_inflight_messages_set(100)  # the broker's max_inflight_messages (devstack): see the module docstring
     pub.max_queued_messages_set(0)
     pub.connect("127.0.0.1", ms.mqtt_port)

@@ -7,6 +7,7 @@ each process (Mosquitto, InfluxDB, every collector) used during the run, so the 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import paho.mqtt.client as paho
 import psutil
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.collector_throughput import build, direct_ingest, direct_lines, influx_writes
 from bench.common import MiniStack, start_ministack
@@ -52,15 +54,16 @@ def run_once(ms: MiniStack, inventory: dict[str, dict[str, str]], msgs: list[tup
                "influx": {"url": ms.influx_url, "database": db}}
         (d / "collector.yaml").write_text(yaml.safe_dump(cfg))
         svc = stack.python_service(f"collector-{n}-{i}", d, ["collector.cli", "run", "-c", str(d / "collector.yaml"),
-                                                              "--state-dir", str(d)], lambda p=port: _connected(p))
+                                                              "--state-dir", str(d)], functools.partial(_connected, port))
         svc.start()
         members.append(svc)
     time.sleep(1.0)  # the subscriptions follow the connection (a shared group drops what nobody subscribed)
-    pids = {"mosquitto": ms.services[0].pid(), "influxd": ms.services[1].pid(),
-            **{f"collector-{i}": s.pid() for i, s in enumerate(members)}}
-    cpu0 = {k: _cpu(p) for k, p in pids.items() if p}
+    found = {"mosquitto": ms.services[0].pid(), "influxd": ms.services[1].pid(),
+             **{f"collector-{i}": s.pid() for i, s in enumerate(members)}}
+    pids = {k: p for k, p in found.items() if p}
+    cpu0 = {k: _cpu(p) for k, p in pids.items()}
     total = len(msgs) * points
-    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-publisher-{n}")
+    pub = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-publisher-{n}")
     pub.max_inflight_messages_set(1000)
     pub.max_queued_messages_set(0)
     pub.connect("127.0.0.1", ms.mqtt_port)
