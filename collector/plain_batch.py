@@ -29,11 +29,16 @@ import msgspec
 from agent import wire
 from collector.limits import series_key
 from collector.line_format import NotPlain, Writer, writer
-from collector.lineproto import LineEncoder
+from collector.lineproto import LineEncoder, series_prefix
 from collector.schema_check import compile_fields
 
 _NAME: Final = re.compile(wire.Name.__metadata__[0].pattern)  # type: ignore[attr-defined]
 _TAG_VALUE: Final = re.compile(wire.TagValue.__metadata__[0].pattern)  # type: ignore[attr-defined]
+
+MAX_SHAPES: Final = 160_000
+"""Series cached (~? B each, docs/benchmarks.md): a province at 10 office PCs per site has ~135,000."""
+MAX_TEMPLATES: Final = 4096
+"""Point templates cached (a province's agents send a few hundred)."""
 
 _LooseTagValue = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
@@ -60,12 +65,26 @@ class LooseBatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 _decoder = msgspec.json.Decoder(LooseBatch)
 
 
-class Shape(NamedTuple):
+class Template(NamedTuple):
+    """What a point's names decide, checked once and shared by every series (of every agent) that sends them."""
+
     write: Writer
-    """``write(fields, t)``: checks the values and returns the line (``collector.line_format``)."""
+    """``write(prefix, fields, t)``: checks the values and returns the line (``collector.line_format``)."""
+    renamed: bool
+    """The names are older than the schema: the points are upgraded (``wire.renames``)."""
+    m: str
+    tags: tuple[str, ...]
+    fields: tuple[str, ...]
+
+
+class Shape(NamedTuple):
+    """What is per series: the line's prefix and series key, with the template's (shared) writer."""
+
+    write: Writer
+    prefix: bytes
+    """``measurement,tags `` as written (identity tags included)."""
     series: int
     renamed: bool
-    """The agent's names are older than the schema: its points are upgraded (``wire.renames``)."""
 
 
 class Plain(NamedTuple):
@@ -77,43 +96,74 @@ class Plain(NamedTuple):
 
 
 class PlainBatches:
-    def __init__(self, schema: wire.Schema, encoder: LineEncoder, max_shapes: int = 20_000,
-                 max_prefix: int = 1024) -> None:
+    def __init__(self, schema: wire.Schema, encoder: LineEncoder, max_shapes: int = MAX_SHAPES,
+                 max_prefix: int = 1024, max_templates: int = MAX_TEMPLATES) -> None:
         self.schema = schema
         self.encoder = encoder
         self.max_shapes = max_shapes
         self.max_prefix = max_prefix
+        self.max_templates = max_templates
         self._fields = compile_fields(schema)
         self._shapes: OrderedDict[tuple[str | tuple[str, str], ...], Shape] = OrderedDict()
         """(agent, measurement, *tag items, *field names) -> shape: pairs and names cannot be confused."""
+        self._templates: OrderedDict[tuple[str, tuple[str, ...], tuple[str, ...]], Template] = OrderedDict()
+        """(measurement, tag keys, field names) -> template."""
+        self._items: dict[tuple[str, str], tuple[str, str]] = {}
+        """Tag items of cached shapes, one object per distinct item (many agents send the same targets)."""
         self._renamed = 0  # cached shapes with ``renamed``
 
     def __len__(self) -> int:
         return len(self._shapes)
 
-    def _shape(self, agent: str, tags: Mapping[str, str], point: wire.Point) -> Shape | None:
-        """Check a new shape's names in full; None when it is not plainly valid."""
+    def templates(self) -> int:
+        return len(self._templates)
+
+    def _template(self, point: wire.Point) -> Template | None:
+        """The template of a point's names, checked in full when new; None when they are not plainly valid."""
         m, tg, f = point.m, point.tg, point.f
-        if not _NAME.search(m) or not all(_NAME.search(k) for k in f) or \
-                not all(_NAME.search(k) and _TAG_VALUE.search(v) for k, v in tg.items()):
+        key = (m, tuple(tg), tuple(f))
+        found = self._templates.get(key)
+        if found is not None:
+            return found
+        if not _NAME.search(m) or not all(_NAME.search(k) for k in f) or not all(_NAME.search(k) for k in tg):
             return None
         if not wire.RESERVED_TAGS.isdisjoint(tg):
             return None
         q = wire.renames.upgrade(point)
         compiled = self._fields.get(q.m)
-        if compiled is None or not compiled[0].issuperset(q.tg):
+        if compiled is None or not compiled[0].issuperset(q.tg) or len(q.f) != len(f):  # two names for one field
             return None
         plan = tuple(compiled[1].get(k) for k in q.f)
         if None in plan:
             return None
-        prefix = self.encoder.point_prefix(agent, tags, q.m, q.tg) + " "
-        if len(prefix) > self.max_prefix:
+        template = Template(writer(plan), q is not point, *key)  # type: ignore[arg-type]
+        if len(self._templates) >= self.max_templates:  # series already made keep theirs
+            self._templates.popitem(last=False)
+        self._templates[key] = template
+        return template
+
+    def _shape(self, agent: str, tags: Mapping[str, str], point: wire.Point) -> Shape | None:
+        """Check a new series' tag values (its template's names once per template); None when it is not plainly
+        valid or its prefix is too long to cache."""
+        if not all(_TAG_VALUE.search(v) for v in point.tg.values()):
             return None
-        shape = Shape(writer(prefix, plan), series_key(prefix.encode()), q is not point)  # type: ignore[arg-type]
+        template = self._template(point)
+        if template is None:
+            return None
+        q = wire.renames.upgrade(point) if template.renamed else point
+        text = series_prefix(q.m, sorted({**q.tg, **tags}.items())) + " "
+        if len(text) > self.max_prefix:
+            return None
+        prefix = text.encode()
+        shape = Shape(template.write, prefix, series_key(prefix), template.renamed)
         if len(self._shapes) >= self.max_shapes:
             self._renamed -= self._shapes.popitem(last=False)[1].renamed
+        items = self._items
+        if len(items) >= self.max_shapes:  # only sharing is lost
+            items.clear()
+        pairs = [items.setdefault(pair, pair) for pair in zip(template.tags, point.tg.values(), strict=True)]
         self._renamed += shape.renamed
-        self._shapes[(agent, m, *tg.items(), *f)] = shape
+        self._shapes[(agent, template.m, *pairs, *template.fields)] = shape
         return shape
 
     def _new_shapes(self, agent: str, tags: Mapping[str, str], points: list[LoosePoint]) -> list[Shape] | None:
@@ -164,7 +214,7 @@ class PlainBatches:
         if min(times) + shift < lo or max(times) + shift > hi:
             return None
         try:
-            lines = [s.write(p.f, p.t + shift) for s, p in zip(known, points, strict=True)]
+            lines = [s.write(s.prefix, p.f, p.t + shift) for s, p in zip(known, points, strict=True)]
         except NotPlain:
             return None
         upgrade = wire.renames.upgrade
