@@ -7,20 +7,28 @@ Decoding: the wire types without their string patterns (msgspec checks a pattern
 ~2.5 of ~2.9 us per point). The patterns are checked here once per new shape instead; numbers, lengths,
 unknown fields and the rest keep msgspec's own checks.
 
-A shape is (agent, measurement, tag items, field names). The first point of a shape is checked in full (wire
-name and tag value patterns, reserved tags, renames, schema tags and fields) and its line prefix, field plan
-and series key (``limits.series_key``) are cached. A later point of the shape checks only its values (types,
-int64 range, finite floats, string lengths) and its time. Bounded: at most ``max_shapes`` shapes (~2 KB each;
-oldest out first), and a shape whose ``measurement,tags`` prefix is longer than ``max_prefix`` characters is not
-cached (its batches take the general path), so a hostile agent's varied or long tags cannot grow it. Once the
-cache is full, a batch that is mostly new shapes takes the general path instead of evicting (a miss costs ~2x
-the general path: making shapes only pays when they are used again).
+A shape is a series as an agent sends it: (agent, measurement, tag items, field names). Its checks are split in two:
+
+- the **template**, (measurement, tag keys, field names): wire name patterns, reserved tags, renames, schema tags
+  and fields, and the compiled line writer of its field kinds (``collector.line_format``). Checked once and shared
+  by every series of every agent with the same names: a province's ~2,700 agents send a few dozen templates.
+  At most ``max_templates`` (oldest out; a series already cached keeps its template).
+- the **series entry**: tag value patterns once, then only what is per series: the line's prefix bytes
+  (``measurement,tags ``), its series key (``limits.series_key``) and a reference to the template's writer, under
+  a key whose names and tag pairs are the template's and other series' objects. ~550 B per series measured
+  (``bench/shape_cache.py``), so ``max_shapes`` = 160,000 covers a province at 10 office PCs per site.
+
+A later point of a cached shape checks only its values (types, int64 range, finite floats, string lengths) and its
+time. Bounded: at most ``max_shapes`` series (oldest out), and a series whose ``measurement,tags`` prefix is longer
+than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's varied or
+long tags cannot grow it. Once the cache is full, a batch that is mostly new shapes takes the general path instead
+of evicting (a miss costs more than the general path: making shapes only pays when they are used again).
 """
 
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from typing import Annotated, Final, NamedTuple
 
@@ -104,8 +112,10 @@ class PlainBatches:
         self.max_prefix = max_prefix
         self.max_templates = max_templates
         self._fields = compile_fields(schema)
-        self._shapes: OrderedDict[tuple[str | tuple[str, str], ...], Shape] = OrderedDict()
+        self._shapes: dict[tuple[str | tuple[str, str], ...], Shape] = {}
         """(agent, measurement, *tag items, *field names) -> shape: pairs and names cannot be confused."""
+        self._order: deque[tuple[str | tuple[str, str], ...]] = deque()
+        """The keys of ``_shapes``, oldest first (a dict and a deque: ~40 B per entry less than an OrderedDict)."""
         self._templates: OrderedDict[tuple[str, tuple[str, ...], tuple[str, ...]], Template] = OrderedDict()
         """(measurement, tag keys, field names) -> template."""
         self._items: dict[tuple[str, str], tuple[str, str]] = {}
@@ -157,13 +167,15 @@ class PlainBatches:
         prefix = text.encode()
         shape = Shape(template.write, prefix, series_key(prefix), template.renamed)
         if len(self._shapes) >= self.max_shapes:
-            self._renamed -= self._shapes.popitem(last=False)[1].renamed
+            self._renamed -= self._shapes.pop(self._order.popleft()).renamed
         items = self._items
         if len(items) >= self.max_shapes:  # only sharing is lost
             items.clear()
         pairs = [items.setdefault(pair, pair) for pair in zip(template.tags, point.tg.values(), strict=True)]
         self._renamed += shape.renamed
-        self._shapes[(agent, template.m, *pairs, *template.fields)] = shape
+        key: tuple[str | tuple[str, str], ...] = (agent, template.m, *pairs, *template.fields)
+        self._shapes[key] = shape
+        self._order.append(key)
         return shape
 
     def _new_shapes(self, agent: str, tags: Mapping[str, str], points: list[LoosePoint]) -> list[Shape] | None:
