@@ -19,8 +19,8 @@ A shape is a series as an agent sends it: (agent, measurement, tag items, field 
   (``bench/shape_cache.py``), so ``max_shapes`` = 160,000 covers a province at 10 office PCs per site.
 
 A later point of a cached shape checks only its values (types, int64 range, finite floats, string lengths) and its
-time. Bounded: at most ``max_shapes`` series (oldest out), and a series whose ``measurement,tags`` prefix is longer
-than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's varied or
+time. Bounded: at most ``max_shapes`` series and ``max_prefix_bytes`` of their prefixes (oldest out), and a series
+whose ``measurement,tags`` prefix is longer than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's varied or
 long tags cannot grow it. Once the cache is full, a batch that is mostly new shapes takes the general path instead
 of evicting (a miss costs more than the general path: making shapes only pays when they are used again).
 """
@@ -45,6 +45,11 @@ _TAG_VALUE: Final = re.compile(wire.TagValue.__metadata__[0].pattern)  # type: i
 
 MAX_SHAPES: Final = 160_000
 """Series cached (~? B each, docs/benchmarks.md): a province at 10 office PCs per site has ~135,000."""
+MAX_PREFIX_BYTES: Final = 32 * 2**20
+"""Prefix bytes of the cached series in all (a province's are ~150 B each: ~20 MB at 135,000 series); bounds the
+cache when an agent's tags are long (each series' key holds its tag values too)."""
+MAX_SHARED_ITEMS: Final = 16_384
+"""Distinct tag items (key, value) shared between series keys (targets, services: a province has a few hundred)."""
 MAX_TEMPLATES: Final = 4096
 """Point templates cached (a province's agents send a few hundred)."""
 
@@ -105,10 +110,12 @@ class Plain(NamedTuple):
 
 class PlainBatches:
     def __init__(self, schema: wire.Schema, encoder: LineEncoder, max_shapes: int = MAX_SHAPES,
-                 max_prefix: int = 1024, max_templates: int = MAX_TEMPLATES) -> None:
+                 max_prefix: int = 1024, max_templates: int = MAX_TEMPLATES,
+                 max_prefix_bytes: int = MAX_PREFIX_BYTES) -> None:
         self.schema = schema
         self.encoder = encoder
         self.max_shapes = max_shapes
+        self.max_prefix_bytes = max_prefix_bytes
         self.max_prefix = max_prefix
         self.max_templates = max_templates
         self._fields = compile_fields(schema)
@@ -121,12 +128,20 @@ class PlainBatches:
         self._items: dict[tuple[str, str], tuple[str, str]] = {}
         """Tag items of cached shapes, one object per distinct item (many agents send the same targets)."""
         self._renamed = 0  # cached shapes with ``renamed``
+        self._bytes = 0  # prefix bytes of the cached shapes
 
     def __len__(self) -> int:
         return len(self._shapes)
 
     def templates(self) -> int:
         return len(self._templates)
+
+    def prefix_bytes(self) -> int:
+        return self._bytes
+
+    def full(self) -> bool:
+        """No room for one more series without evicting (by count, or by bytes for the longest prefix)."""
+        return len(self._shapes) >= self.max_shapes or self._bytes + 4 * self.max_prefix > self.max_prefix_bytes
 
     def _template(self, point: wire.Point) -> Template | None:
         """The template of a point's names, checked in full when new; None when they are not plainly valid."""
@@ -166,13 +181,17 @@ class PlainBatches:
             return None
         prefix = text.encode()
         shape = Shape(template.write, prefix, series_key(prefix), template.renamed)
-        if len(self._shapes) >= self.max_shapes:
-            self._renamed -= self._shapes.pop(self._order.popleft()).renamed
+        while self._order and (len(self._shapes) >= self.max_shapes or
+                               self._bytes + len(prefix) > self.max_prefix_bytes):
+            old = self._shapes.pop(self._order.popleft())
+            self._renamed -= old.renamed
+            self._bytes -= len(old.prefix)
         items = self._items
-        if len(items) >= self.max_shapes:  # only sharing is lost
+        if len(items) >= MAX_SHARED_ITEMS:  # only sharing is lost
             items.clear()
         pairs = [items.setdefault(pair, pair) for pair in zip(template.tags, point.tg.values(), strict=True)]
         self._renamed += shape.renamed
+        self._bytes += len(prefix)
         key: tuple[str | tuple[str, str], ...] = (agent, template.m, *pairs, *template.fields)
         self._shapes[key] = shape
         self._order.append(key)
@@ -184,7 +203,7 @@ class PlainBatches:
         the shapes of steady agents, and costs what it cost before this cache)."""
         table = self._shapes
         found = [table.get((agent, p.m, *p.tg.items(), *p.f)) for p in points]
-        if len(table) >= self.max_shapes and 2 * found.count(None) > len(found):
+        if 2 * found.count(None) > len(found) and self.full():
             return None
         out = []
         for shape, p in zip(found, points, strict=True):

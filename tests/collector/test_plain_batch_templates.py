@@ -102,3 +102,22 @@ def test_templates_are_bounded_and_series_keep_theirs() -> None:
         _same(acc, _general(payload))
     bad = _payload([wire.Point(m="synthetic", t=NOW, f={"n": "x"}, tg={"run": "r", "series": "s0"})], seq=9)
     _same(v.metrics(_identity(), bad), _general(bad))  # an evicted template's series still checks its values
+
+
+def test_long_tags_are_bounded_by_prefix_bytes() -> None:
+    v = _validator()
+    v.plain.max_prefix_bytes = 20_000
+    steady = _payload([synthetic(series=f"steady{i}") for i in range(20)], agent="pc-b")
+    assert v.metrics(_identity("pc-b"), steady).series is not None
+    held = {k for k in v.plain._shapes if k[0] == "pc-b"}
+    cached = []
+    for seq in range(20):  # long, ever new tag values: the cache fills by bytes long before its count
+        payload = _payload([synthetic(series=f"{seq}-{i}-" + "ờ" * 250) for i in range(5)], seq=seq)
+        acc = v.metrics(_identity(), payload)
+        cached.append(acc.series is not None)
+        assert v.plain.prefix_bytes() <= 20_000
+        assert v.plain.prefix_bytes() == sum(len(s.prefix) for s in v.plain._shapes.values())
+        _same(acc, _general(payload))
+    assert cached[0] and sum(cached) <= 4 and not any(cached[4:])  # ~900 B each: 20 of 5 fit in 20,000 B
+    assert held <= set(v.plain._shapes)  # the steady agent's series stayed
+    assert v.metrics(_identity("pc-b"), steady).series is not None
