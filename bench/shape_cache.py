@@ -11,7 +11,8 @@ limits, the payload digest, joining write bodies), as ``bench.profile_collector`
 
 Each variant (``--before`` revision, then this tree) is timed twice, alternating (ABAB), in CPU seconds
 (``time.process_time``): the machine is shared, read the ratios. Memory: ``tracemalloc``'s traced bytes still held
-by a fresh validator after the province's first round (every series once), per cached series entry.
+by a fresh validator after the province's first round (every series once), per cached series entry; and held
+once a hostile flood of new series has (nearly) filled the cache's byte bound, beside the cache's own estimate.
 
     python -m bench.shape_cache [--pcs 10] [--rounds 3] [--before 9a578c7]
 """
@@ -107,17 +108,43 @@ def run(v: Validator, rounds: list[Msgs]) -> tuple[float, int]:
     return time.process_time() - start, points
 
 
-def retained(make: Callable[[], Validator], first: Msgs) -> tuple[int, int]:
-    """(bytes a fresh validator still holds after ``first``, series entries cached)."""
+def retained(make: Callable[[], Validator], first: Msgs, until_full: bool = False) -> tuple[int, int, int]:
+    """(bytes a fresh validator still holds after ``first`` (``until_full``: its batches until the cache is full),
+    series entries cached, the cache's own estimate)."""
     v = make()
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    run(v, [first])
+    for msg in first if until_full else []:
+        if v.plain.full():
+            break
+        run(v, [[msg]])
+    if not until_full:
+        run(v, [first])
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    return held, len(v.plain)
+    return held, len(v.plain), getattr(v.plain, "size", lambda: 0)()
+
+
+def flood(agents: list[str], t0: int, batches: int, long: bool) -> Msgs:
+    """Batches of 100 ever new series each (a hostile agent's worst): ``long``, two tags of 250 non-Latin-1
+    characters (``synthetic``); else four short unique tags (``token``, whose tags no other series shares)."""
+    schema = wire.measurement_schema()
+    rng = random.Random(3)
+    out = []
+    for b in range(batches):
+        a = agents[b % len(agents)]
+        if long:
+            pts = [wire.Point(m="synthetic", t=t0, f={"n": 1, "value": 0.5},
+                              tg={"run": f"{b}-{i}-" + "ờ" * 240, "series": f"{b}-{i}-" + "ạ" * 240}) for i in range(100)]
+        else:
+            fields = schema.measurements["token"].fields.items()
+            pts = [wire.Point(m="token", t=t0, f={k: _value(f.type, rng) for k, f in fields},
+                              tg={k: f"{k[0]}{b}-{i}" for k in ("module", "token", "serial", "reader")})
+                   for i in range(100)]
+        out.append((wire.topic(a, "metrics"), wire.encode(wire.Batch(v=1, agent=a, seq=b + 1, sent=t0, points=pts))))
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,9 +182,16 @@ def main(argv: list[str] | None = None) -> None:
             del v, tpv
     mem = {name: retained(lambda plain=plain: validator(inv, plain, now), rounds[0])  # type: ignore[misc]
            for name, plain in variants.items()}
-    for name, (held, entries) in mem.items():
-        print(f"{name}: {held / 2**20:.1f} MiB held after the first round, {entries} series cached, "
-              f"{held / max(entries, 1):,.0f} B per cached series")
+    for name, (held, entries, est) in mem.items():
+        print(f"{name}: {held / 2**20:.1f} MiB held after the first round (estimate {est / 2**20:.1f}), {entries} series "
+              f"cached, {held / max(entries, 1):,.0f} B per cached series")
+    hostile = {}
+    for name, msgs in (("500-character tags", flood(sorted(inv_src), t0, 380, True)),
+                       ("4 short unshared tags", flood(sorted(inv_src), t0, 900, False))):
+        hostile[name] = retained(lambda: validator(inv, None, now), msgs, until_full=True)
+        held, entries, est = hostile[name]
+        print(f"after, {name} (until the cache is full): {held / 2**20:.1f} MiB held (estimate {est / 2**20:.1f}), "
+              f"{entries} series cached, {held / max(entries, 1):,.0f} B per cached series")
     before, after = variants
     rows = []
     for load in ("province steady", "province first round", "throughput set"):
@@ -168,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
                  mem[before][0] / 2**20),
              Row("memory per cached series", mem[after][0] / max(mem[after][1], 1), "B", before,
                  mem[before][0] / max(mem[before][1], 1))]
+    rows += [Row(f"shape cache memory held, {name} ({entries} series)", held / 2**20, "MiB", "its estimate",
+                 est / 2**20) for name, (held, entries, est) in hostile.items()]
     record("shape_cache", rows, {"agents": len(inv_src), "series": series, "pcs_per_site": args.pcs,
                                  "rounds": args.rounds, "before": args.before})
 

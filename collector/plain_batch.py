@@ -19,7 +19,8 @@ A shape is a series as an agent sends it: (agent, measurement, tag items, field 
   (``bench/shape_cache.py``), so ``max_shapes`` = 160,000 covers a province at 10 office PCs per site.
 
 A later point of a cached shape checks only its values (types, int64 range, finite floats, string lengths) and its
-time. Bounded: at most ``max_shapes`` series and ``max_prefix_bytes`` of their prefixes (oldest out), and a series
+time. Bounded: at most ``max_shapes`` series and ``max_bytes`` of them (each entry's size estimated when it is made,
+from the sizes ``bench/shape_cache.py`` measures; oldest out), and a series
 whose ``measurement,tags`` prefix is longer than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's varied or
 long tags cannot grow it. Once the cache is full, a batch that is mostly new shapes takes the general path instead
 of evicting (a miss costs more than the general path: making shapes only pays when they are used again).
@@ -45,9 +46,13 @@ _TAG_VALUE: Final = re.compile(wire.TagValue.__metadata__[0].pattern)  # type: i
 
 MAX_SHAPES: Final = 160_000
 """Series cached (~? B each, docs/benchmarks.md): a province at 10 office PCs per site has ~135,000."""
-MAX_PREFIX_BYTES: Final = 32 * 2**20
-"""Prefix bytes of the cached series in all (a province's are ~150 B each: ~20 MB at 135,000 series); bounds the
-cache when an agent's tags are long (each series' key holds its tag values too)."""
+MAX_BYTES: Final = 96 * 2**20
+"""Estimated bytes of the cached series in all: a province's series are ~530 B each (~70 MB at 135,000); series with
+long or unshared tags are larger, so this, not ``MAX_SHAPES``, bounds a hostile agent's."""
+SERIES_BYTES: Final = 384
+"""An entry's size without its prefix and unshared tag items (measured: bench/shape_cache.py)."""
+ITEM_BYTES: Final = 144
+"""A tag item (key, value) no other series shares, without the value's characters (at most 4 B each)."""
 MAX_SHARED_ITEMS: Final = 16_384
 """Distinct tag items (key, value) shared between series keys (targets, services: a province has a few hundred)."""
 MAX_TEMPLATES: Final = 4096
@@ -98,6 +103,8 @@ class Shape(NamedTuple):
     """``measurement,tags `` as written (identity tags included)."""
     series: int
     renamed: bool
+    size: int
+    """Estimated bytes of the entry (``SERIES_BYTES`` + prefix + unshared tag items)."""
 
 
 class Plain(NamedTuple):
@@ -111,11 +118,11 @@ class Plain(NamedTuple):
 class PlainBatches:
     def __init__(self, schema: wire.Schema, encoder: LineEncoder, max_shapes: int = MAX_SHAPES,
                  max_prefix: int = 1024, max_templates: int = MAX_TEMPLATES,
-                 max_prefix_bytes: int = MAX_PREFIX_BYTES) -> None:
+                 max_bytes: int = MAX_BYTES) -> None:
         self.schema = schema
         self.encoder = encoder
         self.max_shapes = max_shapes
-        self.max_prefix_bytes = max_prefix_bytes
+        self.max_bytes = max_bytes
         self.max_prefix = max_prefix
         self.max_templates = max_templates
         self._fields = compile_fields(schema)
@@ -128,7 +135,7 @@ class PlainBatches:
         self._items: dict[tuple[str, str], tuple[str, str]] = {}
         """Tag items of cached shapes, one object per distinct item (many agents send the same targets)."""
         self._renamed = 0  # cached shapes with ``renamed``
-        self._bytes = 0  # prefix bytes of the cached shapes
+        self._bytes = 0  # estimated bytes of the cached shapes
 
     def __len__(self) -> int:
         return len(self._shapes)
@@ -136,12 +143,14 @@ class PlainBatches:
     def templates(self) -> int:
         return len(self._templates)
 
-    def prefix_bytes(self) -> int:
+    def size(self) -> int:
+        """Estimated bytes of the cached series (the templates not counted: a few hundred kB at most)."""
         return self._bytes
 
     def full(self) -> bool:
         """No room for one more series without evicting (by count, or by bytes for the longest prefix)."""
-        return len(self._shapes) >= self.max_shapes or self._bytes + 4 * self.max_prefix > self.max_prefix_bytes
+        return len(self._shapes) >= self.max_shapes or \
+            self._bytes + SERIES_BYTES + 8 * self.max_prefix > self.max_bytes  # the largest entry (UTF-8, tags)
 
     def _template(self, point: wire.Point) -> Template | None:
         """The template of a point's names, checked in full when new; None when they are not plainly valid."""
@@ -180,18 +189,23 @@ class PlainBatches:
         if len(text) > self.max_prefix:
             return None
         prefix = text.encode()
-        shape = Shape(template.write, prefix, series_key(prefix), template.renamed)
-        while self._order and (len(self._shapes) >= self.max_shapes or
-                               self._bytes + len(prefix) > self.max_prefix_bytes):
-            old = self._shapes.pop(self._order.popleft())
-            self._renamed -= old.renamed
-            self._bytes -= len(old.prefix)
         items = self._items
         if len(items) >= MAX_SHARED_ITEMS:  # only sharing is lost
             items.clear()
-        pairs = [items.setdefault(pair, pair) for pair in zip(template.tags, point.tg.values(), strict=True)]
+        size = SERIES_BYTES + len(prefix)
+        pairs = []
+        for pair in zip(template.tags, point.tg.values(), strict=True):
+            shared = items.setdefault(pair, pair)
+            if shared is pair:
+                size += ITEM_BYTES + 4 * len(pair[1])
+            pairs.append(shared)
+        shape = Shape(template.write, prefix, series_key(prefix), template.renamed, size)
+        while self._order and (len(self._shapes) >= self.max_shapes or self._bytes + size > self.max_bytes):
+            old = self._shapes.pop(self._order.popleft())
+            self._renamed -= old.renamed
+            self._bytes -= old.size
         self._renamed += shape.renamed
-        self._bytes += len(prefix)
+        self._bytes += size
         key: tuple[str | tuple[str, str], ...] = (agent, template.m, *pairs, *template.fields)
         self._shapes[key] = shape
         self._order.append(key)

@@ -104,9 +104,9 @@ def test_templates_are_bounded_and_series_keep_theirs() -> None:
     _same(v.metrics(_identity(), bad), _general(bad))  # an evicted template's series still checks its values
 
 
-def test_long_tags_are_bounded_by_prefix_bytes() -> None:
+def test_long_tags_are_bounded_by_bytes() -> None:
     v = _validator()
-    v.plain.max_prefix_bytes = 20_000
+    v.plain.max_bytes = 40_000
     steady = _payload([synthetic(series=f"steady{i}") for i in range(20)], agent="pc-b")
     assert v.metrics(_identity("pc-b"), steady).series is not None
     held = {k for k in v.plain._shapes if k[0] == "pc-b"}
@@ -115,9 +115,9 @@ def test_long_tags_are_bounded_by_prefix_bytes() -> None:
         payload = _payload([synthetic(series=f"{seq}-{i}-" + "ờ" * 250) for i in range(5)], seq=seq)
         acc = v.metrics(_identity(), payload)
         cached.append(acc.series is not None)
-        assert v.plain.prefix_bytes() <= 20_000
-        assert v.plain.prefix_bytes() == sum(len(s.prefix) for s in v.plain._shapes.values())
+        assert v.plain.size() <= 40_000
+        assert v.plain.size() == sum(s.size for s in v.plain._shapes.values())
         _same(acc, _general(payload))
-    assert cached[0] and sum(cached) <= 4 and not any(cached[4:])  # ~900 B each: 20 of 5 fit in 20,000 B
+    assert cached == [True, True] + [False] * 18  # ~2.4 kB each: 10 fit beside the steady agent's ~14 kB
     assert held <= set(v.plain._shapes)  # the steady agent's series stayed
     assert v.metrics(_identity("pc-b"), steady).series is not None
