@@ -11,19 +11,20 @@ A shape is a series as an agent sends it: (agent, measurement, tag items, field 
 
 - the **template**, (measurement, tag keys, field names): wire name patterns, reserved tags, renames, schema tags
   and fields, and the compiled line writer of its field kinds (``collector.line_format``). Checked once and shared
-  by every series of every agent with the same names: a province's ~2,700 agents send a few dozen templates.
+  by every series of every agent with the same names (``bench/province_load.py``'s 2,706 agents send 10).
   At most ``max_templates`` (oldest out; a series already cached keeps its template).
 - the **series entry**: tag value patterns once, then only what is per series: the line's prefix bytes
-  (``measurement,tags ``), its series key (``limits.series_key``) and a reference to the template's writer, under
-  a key whose names and tag pairs are the template's and other series' objects. ~550 B per series measured
-  (``bench/shape_cache.py``), so ``max_shapes`` = 160,000 covers a province at 10 office PCs per site.
+  (``measurement,tags ``), its series key (``limits.series_key``), its estimated size and a reference to the
+  template's writer, under a key whose names and tag items are the template's and other series' objects. ~540 B
+  per series measured (``bench/shape_cache.py``), so ``max_shapes`` = 160,000 covers a province at 10 office PCs
+  per site (78,474 series in ``bench/province_load.py``) for ~40 MiB, and up to ~21 PCs per site.
 
 A later point of a cached shape checks only its values (types, int64 range, finite floats, string lengths) and its
 time. Bounded: at most ``max_shapes`` series and ``max_bytes`` of them (each entry's size estimated when it is made,
-from the sizes ``bench/shape_cache.py`` measures; oldest out), and a series
-whose ``measurement,tags`` prefix is longer than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's varied or
-long tags cannot grow it. Once the cache is full, a batch that is mostly new shapes takes the general path instead
-of evicting (a miss costs more than the general path: making shapes only pays when they are used again).
+from the sizes ``bench/shape_cache.py`` measures; oldest out), and a series whose ``measurement,tags`` prefix is
+longer than ``max_prefix`` characters is not cached (its batches take the general path), so a hostile agent's
+varied or long tags cannot grow it. Once the cache is full, a batch that is mostly new shapes takes the general path
+instead of evicting, so a flood of new series cannot push out the series of steady agents.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ _NAME: Final = re.compile(wire.Name.__metadata__[0].pattern)  # type: ignore[att
 _TAG_VALUE: Final = re.compile(wire.TagValue.__metadata__[0].pattern)  # type: ignore[attr-defined]
 
 MAX_SHAPES: Final = 160_000
-"""Series cached (~? B each, docs/benchmarks.md): a province at 10 office PCs per site has ~135,000."""
+"""Series cached (~540 B each, docs/benchmarks.md): ``bench/province_load.py``'s province has 78,474 at 10 office PCs
+per site, 135,546 at 18."""
 MAX_BYTES: Final = 96 * 2**20
-"""Estimated bytes of the cached series in all: a province's series are ~530 B each (~70 MB at 135,000); series with
-long or unshared tags are larger, so this, not ``MAX_SHAPES``, bounds a hostile agent's."""
+"""Estimated bytes of the cached series in all: a province's series are ~540 B each (~70 MiB at 135,546); series
+with long or unshared tags are larger, so this, not ``MAX_SHAPES``, bounds what a hostile agent's can hold."""
 SERIES_BYTES: Final = 384
 """An entry's size without its prefix and unshared tag items (measured: bench/shape_cache.py)."""
 ITEM_BYTES: Final = 144
@@ -56,7 +58,7 @@ ITEM_BYTES: Final = 144
 MAX_SHARED_ITEMS: Final = 16_384
 """Distinct tag items (key, value) shared between series keys (targets, services: a province has a few hundred)."""
 MAX_TEMPLATES: Final = 4096
-"""Point templates cached (a province's agents send a few hundred)."""
+"""Point templates cached (a province's agents send a few dozen at most)."""
 
 _LooseTagValue = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
