@@ -146,7 +146,8 @@ class PlainBatches:
         return len(self._templates)
 
     def size(self) -> int:
-        """Estimated bytes of the cached series (the templates not counted: a few hundred kB at most)."""
+        """Estimated bytes of the cached series (not counted: at most ``max_templates`` templates, each a writer and its
+        names)."""
         return self._bytes
 
     def full(self) -> bool:
