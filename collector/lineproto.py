@@ -46,6 +46,16 @@ def format_value(value: object) -> str:
     return '"' + str(value).translate(_STR) + '"'
 
 
+def series_prefix(measurement: str, sorted_tags: Iterable[tuple[str, str]]) -> str:
+    """The escaped ``measurement,tags`` of a series (tags sorted by key; empty values left out), uncached."""
+    parts = [escape_measurement(measurement)]
+    for k, v in sorted_tags:
+        ev = escape_key(v)
+        if ev:
+            parts.append(f"{escape_key(k)}={ev}")
+    return ",".join(parts)
+
+
 def _remember(cache: OrderedDict[K, str], key: K, value: str, max_entries: int, max_bytes: int) -> None:
     if len(value) > max_bytes:
         return
@@ -73,12 +83,7 @@ class LineEncoder:
         key = (measurement, tuple(sorted(tags)))
         prefix = self._cache.get(key)
         if prefix is None:
-            parts = [escape_measurement(measurement)]
-            for k, v in key[1]:
-                ev = escape_key(v)
-                if ev:
-                    parts.append(f"{escape_key(k)}={ev}")
-            prefix = ",".join(parts)
+            prefix = series_prefix(measurement, key[1])
             _remember(self._cache, key, prefix, self._max_cache, self._max_bytes)
         else:
             self._cache.move_to_end(key)

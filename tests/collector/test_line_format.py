@@ -9,7 +9,7 @@ from collector.schema_check import BOOL_FIELD, FLOAT_FIELD, INT_FIELD, STR_FIELD
 
 PLAN = (FieldPlan(INT_FIELD, "n=", 1024), FieldPlan(FLOAT_FIELD, "v=", 1024), FieldPlan(BOOL_FIELD, "b=", 1024),
         FieldPlan(STR_FIELD, "s\\ x=", 5))
-PREFIX = "m,t=a\\ {0}%d "
+PREFIX = "m,t=a\\ {0}%d %b "
 
 
 @pytest.mark.parametrize("values", [
@@ -19,7 +19,7 @@ PREFIX = "m,t=a\\ {0}%d "
 ])
 def test_a_compiled_writer_writes_what_format_fields_writes(values: dict[str, object]) -> None:
     expected = f"{PREFIX}{format_fields(PLAN, values.values())} 7".encode()
-    assert writer(PREFIX, PLAN)(values, 7) == expected
+    assert writer(PLAN)(PREFIX.encode(), values, 7) == expected
 
 
 @pytest.mark.parametrize("values", [
@@ -32,10 +32,10 @@ def test_a_compiled_writer_writes_what_format_fields_writes(values: dict[str, ob
 def test_a_compiled_writer_refuses_what_is_not_plainly_valid(values: dict[str, object]) -> None:
     assert format_fields(PLAN, values.values()) is None
     with pytest.raises(NotPlain):
-        writer(PREFIX, PLAN)(values, 7)
+        writer(PLAN)(PREFIX.encode(), values, 7)
 
 
 def test_wide_points_get_the_generic_writer() -> None:
     wide = (FieldPlan(INT_FIELD, "n=", 1024),) * (MAX_FIELDS + 1)
-    assert writer("m ", wide)(dict.fromkeys(range(MAX_FIELDS + 1), 1), 5) == b"m " + b",".join([b"n=1i"] * 17) + b" 5"
-    assert writer("m ", (FieldPlan(FLOAT_FIELD, "v=", 1024),))({"v": 2.5}, 1) == b"m v=2.5 1"
+    assert writer(wide)(b"m ", dict.fromkeys(range(MAX_FIELDS + 1), 1), 5) == b"m " + b",".join([b"n=1i"] * 17) + b" 5"
+    assert writer((FieldPlan(FLOAT_FIELD, "v=", 1024),))(b"m ", {"v": 2.5}, 1) == b"m v=2.5 1"
