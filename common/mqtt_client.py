@@ -10,7 +10,8 @@ in flight, subscribes to one topic and reads what arrives there. The collector a
         async for message in client.messages: ...
 
 Every network wait has a deadline: the connect and each acknowledgement (``timeout``); a silent broker is found by
-the keepalive (PINGREQ after ``keepalive`` seconds without sending, no PINGRESP within ``timeout``). A lost
+the keepalive (PINGREQ after ``keepalive`` seconds without sending, no PINGRESP within ``keepalive``, at least
+``timeout``). A lost
 connection fails every pending call and the message iterator with ``MqttError``; the caller reconnects.
 Clean sessions only (the agent keeps its own queue on disk until the collector acknowledges a batch).
 """
@@ -320,8 +321,9 @@ class Client:
                 continue
             self._pong.clear()
             self._send(_packet(PINGREQ, 0, b""))
+            wait = max(self.keepalive, self.timeout)  # as paho: a slow commune link gets a whole keepalive
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout(wait):
                     await self._pong.wait()
             except TimeoutError:
-                self._fail(MqttError(f"{self.host}:{self.port}: no PINGRESP within {self.timeout:g}s"))
+                self._fail(MqttError(f"{self.host}:{self.port}: no PINGRESP within {wait:g}s"))
