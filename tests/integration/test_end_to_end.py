@@ -181,6 +181,10 @@ def test_agent_to_influxdb_with_rejections(tmp_path: Path, mosquitto: int, influ
         injector = next(x for x in out.stdout.splitlines() if x.split()[1:2] == ["pc-injector"])
         assert "never" in injector and injector.startswith("NEVER")
 
+        # enough of the agent's batches written and acked for the queue check at the end to mean something
+        # (3 of the acked messages are the injector's)
+        wait_for(lambda: (rows := server.rows('SELECT last("messages_acked") AS n FROM "collector"', db))
+                 and rows[0]["n"] >= 3 + 8, 60, what="eight of the agent's batches acked")
         agent_self = server.rows('SELECT * FROM "agent_probe"', db)
         assert {r["probe"] for r in agent_self} >= {"host", "ping", "http"}
         agent.stop()  # a clean stop publishes the retained offline status; the collector stores it
