@@ -32,11 +32,11 @@ from pathlib import Path
 
 from agent import wire
 from bench.collector_throughput import build
+from bench.profile_collector import batch_work
 from bench.province_load import PC_PROFILE, _value, fleet
 from bench.results import Row, record
 from collector.config import Inventory, parse_inventory
 from collector.limits import AgentLimits, LimitsSection
-from collector.pipeline import digest
 from collector.registry import communes
 from collector.validate import Validator
 
@@ -91,20 +91,8 @@ def run(v: Validator, rounds: list[Msgs]) -> tuple[float, int]:
     """(CPU seconds, points) of the collector's per-batch work over ``rounds``."""
     limits = AgentLimits(LimitsSection(points_per_second=1e9, burst_points=10**9, max_series=10**6,
                                        new_series_per_hour=10**6))
-    points = 0
     start = time.process_time()
-    body: list[bytes] = []
-    for msgs in rounds:
-        for topic, payload in msgs:
-            identity, _ = v.identify(topic)
-            accepted = v.metrics(identity, payload)
-            limits.admit(identity.agent, accepted.lines, accepted.series)
-            digest(payload)
-            body.extend(accepted.lines)
-            points += len(accepted.lines)
-            if len(body) >= 5000:
-                b"\n".join(body)
-                body = []
+    points = sum(batch_work(v, limits, msgs) for msgs in rounds)
     return time.process_time() - start, points
 
 
